@@ -1,0 +1,7 @@
+//! The record types of CONTRACT.md.
+
+pub mod battle;
+pub mod item;
+pub mod judgment;
+pub mod label;
+pub mod pair;

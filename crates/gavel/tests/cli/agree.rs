@@ -1,0 +1,4 @@
+//! Tests of `gavel agree`.
+
+#[allow(unused_imports)]
+use crate::common::*;

@@ -1,0 +1,4 @@
+//! Tests of `gavel dataset`.
+
+#[allow(unused_imports)]
+use crate::common::*;

@@ -1,0 +1,4 @@
+//! Tests of `gavel judge`.
+
+#[allow(unused_imports)]
+use crate::common::*;

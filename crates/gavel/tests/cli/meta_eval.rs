@@ -1,0 +1,4 @@
+//! Tests of `gavel meta-eval`.
+
+#[allow(unused_imports)]
+use crate::common::*;

@@ -1,0 +1,4 @@
+//! Tests of `gavel metrics`.
+
+#[allow(unused_imports)]
+use crate::common::*;

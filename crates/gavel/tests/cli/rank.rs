@@ -1,0 +1,4 @@
+//! Tests of `gavel rank`.
+
+#[allow(unused_imports)]
+use crate::common::*;

@@ -1,0 +1,4 @@
+//! Tests of `gavel run`.
+
+#[allow(unused_imports)]
+use crate::common::*;

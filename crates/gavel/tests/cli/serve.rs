@@ -1,0 +1,4 @@
+//! Tests of `gavel serve`.
+
+#[allow(unused_imports)]
+use crate::common::*;

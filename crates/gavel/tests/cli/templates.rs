@@ -1,0 +1,4 @@
+//! Tests of `gavel templates`.
+
+#[allow(unused_imports)]
+use crate::common::*;

@@ -1,0 +1,4 @@
+//! Tests of `gavel train`.
+
+#[allow(unused_imports)]
+use crate::common::*;

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Creates the Python environment with the pinned reference implementations (sacrebleu,
+# rouge-score, scikit-learn, scipy, statsmodels, krippendorff...) that the vector generators and
+# benchmarks compare gavel against. Tests never need it: the vectors are committed.
+#   scripts/reference/setup.sh            # creates .venv-ref
+#   GAVEL_PYREF=/path/venv scripts/reference/setup.sh
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+venv="${GAVEL_PYREF:-$here/../../.venv-ref}"
+python3 -m venv "$venv"
+"$venv/bin/pip" install -q -r "$here/requirements.txt"
+echo "reference environment ready: $venv (python: $venv/bin/python)"
