@@ -5,3 +5,11 @@
 //! normalisation. Pure functions over strings, with corpus aggregation.
 //!
 //! This crate does no IO and no printing: readers live in gavel-core, output in the CLI.
+
+pub mod bleu;
+pub mod chrf;
+pub mod porter;
+pub mod rouge;
+pub mod squad;
+pub mod ter;
+pub mod tokenize;

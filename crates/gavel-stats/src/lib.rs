@@ -4,3 +4,11 @@
 //! (scikit-learn, scipy, statsmodels, krippendorff, the Chatbot Arena notebook).
 //!
 //! This crate does no IO and no printing: it works on in-memory data.
+
+pub mod agreement;
+pub mod bootstrap;
+pub mod classification;
+pub mod correlation;
+pub mod ppi;
+pub mod rank;
+pub mod rng;

@@ -1,0 +1,1 @@
+//! (backend, cache and runner; to be written.)

@@ -1,0 +1,1 @@
+//! (templates and verdict parsers; to be written.)

@@ -1,0 +1,1 @@
+//! (rouge-score / SQuAD port; to be written.)

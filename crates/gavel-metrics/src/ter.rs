@@ -1,0 +1,1 @@
+//! (sacrebleu port; to be written.)

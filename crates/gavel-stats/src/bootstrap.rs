@@ -1,0 +1,1 @@
+//! (agreement statistics; to be written.)

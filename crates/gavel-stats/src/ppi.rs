@@ -1,0 +1,1 @@
+//! (ranking statistics; to be written.)
