@@ -1,1 +1,0 @@
-//! (backend, cache and runner; to be written.)
