@@ -1,12 +1,702 @@
 //! `gavel judge`: judge items with an LLM (any OpenAI-compatible endpoint) or a local trained judge.
 
-use crate::{GlobalArgs, Outcome};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context;
+use gavel_core::{Item, Judgment, RecordReader, RecordWriter, WriteError};
+use gavel_judge::backend::{Api, ApiKey, Backend, BackendOptions, Endpoint};
+use gavel_judge::cache::Cache;
+use gavel_judge::cost::{BUILTIN_PRICES_DATE, PriceTable};
+use gavel_judge::protocol::Pairing;
+use gavel_judge::runner::prompt::{Builtin, JudgePrompt};
+use gavel_judge::runner::{
+    Estimate, RunConfig, Runner, RunnerParts, Sampling, StopReason, Summary,
+};
+use serde_json::{Map, Value, json};
+
+use crate::output::{self, OutputFormat, Table};
+use crate::{GlobalArgs, Outcome, UsageError};
+
+const EXAMPLES: &str = "Examples:
+  # Every pair of models in items.jsonl, both orders, against OpenAI (key in OPENAI_API_KEY)
+  gavel judge --data items.jsonl --template pair --model gpt-4o --out judgments.jsonl
+
+  # A local vLLM or Ollama server; no key needed
+  gavel judge --data items.jsonl --template pair --model qwen2.5-72b \\
+      --base-url http://localhost:8000/v1 --concurrency 64 --out j.jsonl
+
+  # What would it cost? Nothing is called.
+  gavel judge --data items.jsonl --template pair --model gpt-4o --dry-run
+
+  # Each model against a baseline, 3 samples per prompt, stop at $5
+  gavel judge --data items.jsonl --template pair --model gpt-4o-mini \\
+      --baseline gpt-4 --samples 3 --temperature 0.7 --max-cost 5 --out j.jsonl
+
+  # Spread the load over two servers (fail-over included), 600 requests a minute each
+  gavel judge --data items.jsonl --template single --model llama-3-70b \\
+      --base-url http://gpu1:8000/v1 --base-url http://gpu2:8000/v1 --rpm 600 --out j.jsonl
+
+Answers are cached in .gavel/cache.sqlite: a rerun costs nothing, and a run that was killed
+resumes where it stopped. The judgments feed `gavel meta-eval` and `gavel rank` directly.";
 
 /// Judge items with an LLM (any OpenAI-compatible endpoint) or a local trained judge.
+///
+/// Pairwise prompts judge every pair of models in each item's `responses` (or each model against
+/// `--baseline`), in both presentation orders unless `--no-swap`; the verdicts are mapped back to
+/// `model_a`/`model_b`, and orders that disagree become a tie. Pointwise and binary prompts judge
+/// each response. Every judgment is written, also when its verdict could not be read
+/// (`label: null` with `parse_error`) or its call failed (`label: null` with `error`).
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    // Boxed: the options are many, and the command enum should not grow by their size.
+    #[command(flatten)]
+    pub options: Box<Options>,
+}
+
+/// The options of `gavel judge`.
+#[derive(Debug, clap::Args)]
+pub struct Options {
+    /// Items to judge: JSONL, JSON, CSV or Parquet (`-` reads JSONL from stdin).
+    #[arg(long, value_name = "PATH")]
+    pub data: PathBuf,
+
+    /// The judge prompt: a built-in template name (see `gavel templates list`).
+    #[arg(long, short = 't', value_name = "NAME")]
+    pub template: String,
+
+    /// The judge model, as the endpoint names it.
+    #[arg(long, short = 'm', value_name = "MODEL")]
+    pub model: String,
+
+    /// The endpoint's base URL; repeat it to spread calls over several servers (they fail
+    /// over to each other).
+    #[arg(
+        long = "base-url",
+        value_name = "URL",
+        default_value = "https://api.openai.com/v1"
+    )]
+    pub base_url: Vec<String>,
+
+    /// The wire protocol of the endpoints.
+    #[arg(long, value_enum, default_value_t = ApiArg::Openai)]
+    pub api: ApiArg,
+
+    /// The environment variable that holds the API key (none needed for most local servers).
+    #[arg(long, value_name = "NAME", default_value = "OPENAI_API_KEY")]
+    pub api_key_env: String,
+
+    /// An extra HTTP header for every request, `Name: value` (repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+
+    /// Judge pairs in both presentation orders (the default).
+    #[arg(long, overrides_with = "no_swap")]
+    pub swap: bool,
+
+    /// Judge pairs in one order only (model_a first).
+    #[arg(long, overrides_with = "swap")]
+    pub no_swap: bool,
+
+    /// Samples per prompt: labels by majority vote, scores by mean (use an odd number).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub samples: u32,
+
+    /// Compare each model with this one instead of judging every pair.
+    #[arg(long, value_name = "MODEL")]
+    pub baseline: Option<String>,
+
+    /// With a pointwise template, write pairwise judgments that compare the two scores
+    /// (each response is judged once, whatever the number of pairs).
+    #[arg(long)]
+    pub compare_scores: bool,
+
+    /// Sampling temperature [default: 0, or 0.7 with several samples].
+    #[arg(long, value_name = "T")]
+    pub temperature: Option<f64>,
+
+    /// Nucleus sampling.
+    #[arg(long, value_name = "P")]
+    pub top_p: Option<f64>,
+
+    /// The most tokens per answer.
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<u32>,
+
+    /// A sampling seed, for endpoints that honour one (sample i gets seed + i).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Ask for log-probabilities (probability-weighted scores where the template uses them).
+    #[arg(long)]
+    pub logprobs: bool,
+
+    /// Alternatives per token with --logprobs.
+    #[arg(long, value_name = "N", requires = "logprobs")]
+    pub top_logprobs: Option<u32>,
+
+    /// Ask for structured output (a JSON schema `response_format`) when the template has one.
+    #[arg(long)]
+    pub structured: bool,
+
+    /// Calls in flight at most.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub concurrency: usize,
+
+    /// Requests per minute per endpoint, at most.
+    #[arg(long, value_name = "N")]
+    pub rpm: Option<u32>,
+
+    /// Tokens per minute per endpoint, at most (prompt estimate plus --max-tokens).
+    #[arg(long, value_name = "N")]
+    pub tpm: Option<u32>,
+
+    /// Seconds one attempt may take.
+    #[arg(long, value_name = "SECS", default_value_t = 120.0)]
+    pub timeout: f64,
+
+    /// Retries of a call on 429, 5xx, timeouts and broken connections.
+    #[arg(long, value_name = "N", default_value_t = 6)]
+    pub retries: u32,
+
+    /// Re-ask an answer whose verdict cannot be read, at most N times.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub reask: u32,
+
+    /// Stop at the first call that fails after its retries (otherwise it is recorded and the
+    /// run goes on).
+    #[arg(long)]
+    pub fail_fast: bool,
+
+    /// The answer cache (SQLite).
+    #[arg(long, value_name = "PATH", default_value = ".gavel/cache.sqlite")]
+    pub cache: PathBuf,
+
+    /// Neither read nor write the cache.
+    #[arg(long, conflicts_with = "refresh")]
+    pub no_cache: bool,
+
+    /// Ask again even when the cache has an answer (and replace it).
+    #[arg(long)]
+    pub refresh: bool,
+
+    /// Prices to add to the built-in table: TOML or JSON, model -> {input, output} in USD per
+    /// million tokens.
+    #[arg(long, value_name = "PATH")]
+    pub prices: Option<PathBuf>,
+
+    /// Stop before a call that could take the spend past this many US dollars.
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
+
+    /// Estimate calls, tokens and cost without calling anything.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Where to write the judgments (.jsonl streams; .json, .csv, .parquet are written at the
+    /// end); without it, JSONL goes to stdout.
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub out: Option<PathBuf>,
+
+    /// Summary format (the summary goes to stderr as text, or to stdout as JSON).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// `--api`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ApiArg {
+    /// OpenAI chat completions (OpenAI, vLLM, SGLang, TGI, llama.cpp, Ollama, LiteLLM...).
+    Openai,
+    /// Anthropic Messages.
+    Anthropic,
+}
 
 /// Runs the command.
-pub fn run(_args: Args, _global: &GlobalArgs) -> anyhow::Result<Outcome> {
-    anyhow::bail!("`gavel judge` is not built yet")
+pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let args = *args.options;
+    let settings = Settings::resolve(&args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(judge(&args, settings, global))
+}
+
+/// Arguments checked and turned into the library's settings.
+struct Settings {
+    prompt: Arc<dyn JudgePrompt>,
+    config: RunConfig,
+    endpoints: Vec<Endpoint>,
+    backend_options: BackendOptions,
+    prices: PriceTable,
+}
+
+impl Settings {
+    fn resolve(args: &Options) -> anyhow::Result<Settings> {
+        let usage = |m: String| anyhow::Error::new(UsageError(m));
+        let prompt = resolve_prompt(&args.template)?;
+        if args.samples == 0 {
+            return Err(usage("--samples must be at least 1".into()));
+        }
+        if args.concurrency == 0 {
+            return Err(usage("--concurrency must be at least 1".into()));
+        }
+        if !(args.timeout.is_finite() && args.timeout > 0.0) {
+            return Err(usage(
+                "--timeout must be a positive number of seconds".into(),
+            ));
+        }
+        if let Some(t) = args.temperature
+            && !(t.is_finite() && t >= 0.0)
+        {
+            return Err(usage("--temperature must be a number of at least 0".into()));
+        }
+        if let Some(c) = args.max_cost
+            && !(c.is_finite() && c >= 0.0)
+        {
+            return Err(usage(
+                "--max-cost must be a number of dollars, at least 0".into(),
+            ));
+        }
+        if args.compare_scores && prompt.kind().is_pairwise() {
+            return Err(usage(format!(
+                "--compare-scores needs a pointwise template; `{}` is pairwise",
+                args.template
+            )));
+        }
+        if args.format == OutputFormat::Json && args.out.is_none() && !args.dry_run {
+            return Err(usage(
+                "--format json prints the summary on stdout; give --out for the judgments".into(),
+            ));
+        }
+        let mut prices = PriceTable::builtin();
+        if let Some(path) = &args.prices {
+            prices.extend_from_file(path)?;
+        }
+        if args.max_cost.is_some() && prices.price(&args.model).is_none() {
+            return Err(usage(format!(
+                "--max-cost needs the price of `{}`; add it with --prices FILE",
+                args.model
+            )));
+        }
+        let temperature = args
+            .temperature
+            .unwrap_or(if args.samples > 1 { 0.7 } else { 0.0 });
+        let sampling = Sampling {
+            temperature: Some(temperature),
+            top_p: args.top_p,
+            max_tokens: args.max_tokens,
+            seed: args.seed,
+            logprobs: args.logprobs,
+            top_logprobs: args.top_logprobs,
+            structured: args.structured,
+            extra: Map::new(),
+        };
+        let config = RunConfig {
+            model: args.model.clone(),
+            sampling,
+            swap: !args.no_swap,
+            samples: args.samples,
+            pairing: match &args.baseline {
+                Some(b) => Pairing::Baseline(b.clone()),
+                None => Pairing::AllPairs,
+            },
+            compare_scores: args.compare_scores,
+            concurrency: args.concurrency,
+            reask: args.reask,
+            fail_fast: args.fail_fast,
+            refresh: args.refresh,
+        };
+        let headers = args
+            .headers
+            .iter()
+            .map(|h| match h.split_once(':') {
+                Some((k, v)) if !k.trim().is_empty() => {
+                    Ok((k.trim().to_string(), v.trim().to_string()))
+                }
+                _ => Err(usage(format!(
+                    "--header `{h}` is not of the form `Name: value`"
+                ))),
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        // The one place the key is read; it goes into the backend and nowhere else.
+        let api_key = std::env::var(&args.api_key_env).ok().and_then(ApiKey::new);
+        let urls: Vec<String> = args
+            .base_url
+            .iter()
+            .flat_map(|u| u.split(','))
+            .map(|u| u.trim().to_string())
+            .filter(|u| !u.is_empty())
+            .collect();
+        let endpoints = urls
+            .into_iter()
+            .map(|url| Endpoint {
+                base_url: url,
+                api: match args.api {
+                    ApiArg::Openai => Api::OpenAi,
+                    ApiArg::Anthropic => Api::Anthropic,
+                },
+                api_key: api_key.clone(),
+                headers: headers.clone(),
+                requests_per_minute: args.rpm,
+                tokens_per_minute: args.tpm,
+            })
+            .collect();
+        let backend_options = BackendOptions {
+            timeout: Duration::from_secs_f64(args.timeout),
+            max_retries: args.retries,
+            pool_size: args.concurrency,
+            ..BackendOptions::default()
+        };
+        Ok(Settings {
+            prompt,
+            config,
+            endpoints,
+            backend_options,
+            prices,
+        })
+    }
+}
+
+/// The judge prompt for a `--template` value.
+fn resolve_prompt(name: &str) -> anyhow::Result<Arc<dyn JudgePrompt>> {
+    if let Some(b) = Builtin::by_name(name) {
+        return Ok(Arc::new(b));
+    }
+    let known: Vec<&str> = Builtin::ALL.iter().map(|(n, _)| *n).collect();
+    Err(anyhow::Error::new(UsageError(format!(
+        "unknown template `{name}`; known: {}",
+        known.join(", ")
+    ))))
+}
+
+async fn judge(args: &Options, settings: Settings, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let quiet = global.quiet;
+    let api_key_present = settings.endpoints.iter().any(|e| e.api_key.is_some());
+    let price = settings.prices.price(&settings.config.model);
+    let cache = if args.no_cache {
+        None
+    } else {
+        Some(Cache::open(&args.cache)?)
+    };
+    let backend = if args.dry_run {
+        None
+    } else {
+        Some(Backend::new(
+            settings.endpoints.clone(),
+            settings.backend_options.clone(),
+        )?)
+    };
+    let runner = Runner::new(RunnerParts {
+        prompt: settings.prompt.clone(),
+        config: settings.config.clone(),
+        backend,
+        cache,
+        price,
+        max_cost: args.max_cost,
+    });
+
+    // First pass: read and check every item before any call is paid for, and count the calls
+    // for the progress bar.
+    let (n_items, n_calls) = count_calls(&args.data, &runner)?;
+
+    if args.dry_run {
+        let estimate = runner.estimate(read_items(&args.data)?).await?;
+        print_estimate(args, &estimate, price.is_some())?;
+        return Ok(Outcome::Success);
+    }
+    if !api_key_present
+        && settings
+            .endpoints
+            .iter()
+            .any(|e| e.base_url.contains("api.openai.com"))
+    {
+        output::warn(&format!(
+            "${} is not set; api.openai.com will refuse the calls",
+            args.api_key_env
+        ));
+    }
+    if price.is_none() {
+        output::note(
+            quiet,
+            &format!(
+                "no price known for `{}`: cost is not tracked (add one with --prices)",
+                settings.config.model
+            ),
+        );
+    }
+
+    let mut writer = match &args.out {
+        Some(path) => Sink::File(RecordWriter::create(path)?),
+        None => Sink::Stdout(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let bar = crate::progress::bar(n_calls, "judging", quiet);
+    let progress = runner.progress();
+    let ticker = {
+        let bar = bar.clone();
+        let progress = progress.clone();
+        let has_price = price.is_some();
+        tokio::spawn(async move {
+            loop {
+                let calls = progress.calls.load(Ordering::Relaxed);
+                bar.set_position(calls);
+                let cached = progress.cached.load(Ordering::Relaxed);
+                let failed = progress.failed.load(Ordering::Relaxed);
+                let mut msg = format!("cached {cached}");
+                if failed > 0 {
+                    msg.push_str(&format!(", failed {failed}"));
+                }
+                if has_price {
+                    msg.push_str(&format!(", ${:.4}", progress.spent_usd()));
+                }
+                bar.set_message(msg);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let interrupter = runner.interrupter();
+    let signals = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            interrupter.interrupt();
+        }
+    });
+
+    let result = runner
+        .run(read_items(&args.data)?, |j: Judgment| writer.write(&j))
+        .await;
+    ticker.abort();
+    signals.abort();
+    bar.finish_and_clear();
+    let summary = result?;
+    writer.finish()?;
+    let _ = n_items;
+    report(args, &summary, price.is_some(), quiet)?;
+    if let Some(stop) = &summary.stopped {
+        let hint = match stop.reason {
+            StopReason::Budget => {
+                "; the answers so far are cached: rerun with a higher --max-cost to go on"
+            }
+            StopReason::Interrupted | StopReason::FailFast => {
+                "; the answers so far are cached: rerun to go on"
+            }
+            StopReason::Fatal => "",
+        };
+        anyhow::bail!(
+            "stopped early: {}; {} item(s) not judged{hint}",
+            stop.message,
+            summary.not_judged
+        );
+    }
+    Ok(Outcome::Success)
+}
+
+fn read_items(
+    path: &Path,
+) -> anyhow::Result<impl Iterator<Item = Result<Item, gavel_core::ReadError>> + Send + 'static> {
+    Ok(RecordReader::open(path)?.typed::<Item>())
+}
+
+/// Reads every item once (so that bad input fails before anything is paid) and counts the calls.
+fn count_calls(path: &Path, runner: &Runner) -> anyhow::Result<(u64, u64)> {
+    if path.as_os_str() == "-" {
+        // stdin can be read only once.
+        return Ok((0, 0));
+    }
+    let mut items = 0;
+    let mut calls = 0;
+    for item in read_items(path)? {
+        let item = item?;
+        items += 1;
+        calls += runner.planned_calls(&item);
+    }
+    Ok((items, calls))
+}
+
+enum Sink {
+    File(RecordWriter),
+    Stdout(std::io::BufWriter<std::io::Stdout>),
+}
+
+impl Sink {
+    fn write(&mut self, j: &Judgment) -> Result<(), WriteError> {
+        match self {
+            Sink::File(w) => w.write(j),
+            Sink::Stdout(out) => {
+                use std::io::Write;
+                let io = |source| WriteError::Io {
+                    path: PathBuf::from("<stdout>"),
+                    source,
+                };
+                serde_json::to_writer(&mut *out, j).map_err(|e| io(e.into()))?;
+                out.write_all(b"\n").map_err(io)
+            }
+        }
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        match self {
+            Sink::File(w) => w.finish()?,
+            Sink::Stdout(mut out) => {
+                use std::io::Write;
+                out.flush()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn pct(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "-".into()
+    } else {
+        format!("{:.1}%", 100.0 * part as f64 / whole as f64)
+    }
+}
+
+fn dollars(x: Option<f64>) -> String {
+    match x {
+        Some(v) => format!("${v:.4}"),
+        None => "unknown (no price)".into(),
+    }
+}
+
+fn report(args: &Options, s: &Summary, has_price: bool, quiet: bool) -> anyhow::Result<()> {
+    if args.format == OutputFormat::Json {
+        let mut v = serde_json::to_value(s)?;
+        if let Value::Object(m) = &mut v {
+            m.insert(
+                "out".into(),
+                json!(args.out.as_ref().map(|p| p.display().to_string())),
+            );
+            m.insert("model".into(), json!(args.model));
+            m.insert("template".into(), json!(args.template));
+        }
+        return output::print_json(&v);
+    }
+    if quiet {
+        return Ok(());
+    }
+    let mut t = Table::new(["", ""]);
+    let skipped: u64 = s.skipped.values().sum();
+    t.row([
+        "judgments".to_string(),
+        format!(
+            "{} from {} items ({} skipped, {} not judged)",
+            s.judgments, s.items, skipped, s.not_judged
+        ),
+    ]);
+    t.row([
+        "labels".to_string(),
+        format!(
+            "{} labelled, {} unparsed ({}), {} with a failed call",
+            s.labelled,
+            s.parse_failures,
+            pct(s.parse_failures, s.judgments),
+            s.failed
+        ),
+    ]);
+    if s.position.pairs > 0 {
+        t.row([
+            "position".to_string(),
+            format!(
+                "{} of {} pairs consistent across orders ({}); {} inconsistent, written as ties",
+                s.position.consistent,
+                s.position.pairs,
+                pct(s.position.consistent, s.position.pairs),
+                s.position.inconsistent
+            ),
+        ]);
+    }
+    t.row([
+        "calls".to_string(),
+        format!(
+            "{} ({} cached, {} sent, {} failed); {} HTTP requests, {} retries, {} re-asks, {} truncated",
+            s.calls.total,
+            s.calls.cached,
+            s.calls.sent,
+            s.calls.failed,
+            s.calls.requests,
+            s.calls.retries,
+            s.calls.reasks,
+            s.calls.truncated
+        ),
+    ]);
+    t.row([
+        "tokens".to_string(),
+        format!(
+            "{} prompt + {} completion (calls sent)",
+            s.usage.prompt_tokens, s.usage.completion_tokens
+        ),
+    ]);
+    if has_price {
+        t.row([
+            "cost".to_string(),
+            format!(
+                "{} spent, {} saved by the cache (prices of {BUILTIN_PRICES_DATE} or --prices)",
+                dollars(s.cost_usd),
+                dollars(s.saved_usd)
+            ),
+        ]);
+    }
+    t.row([
+        "time".to_string(),
+        format!(
+            "{:.1} s, {} calls/s",
+            s.elapsed_s,
+            s.calls_per_second
+                .map(|r| format!("{r:.0}"))
+                .unwrap_or_else(|| "-".into())
+        ),
+    ]);
+    if let Some(out) = &args.out {
+        t.row(["written".to_string(), out.display().to_string()]);
+    }
+    eprint!("{}", t.render());
+    Ok(())
+}
+
+fn print_estimate(args: &Options, e: &Estimate, has_price: bool) -> anyhow::Result<()> {
+    if args.format == OutputFormat::Json {
+        let mut v = serde_json::to_value(e)?;
+        if let Value::Object(m) = &mut v {
+            m.insert("dry_run".into(), json!(true));
+            m.insert("model".into(), json!(args.model));
+            m.insert("template".into(), json!(args.template));
+        }
+        return output::print_json(&v);
+    }
+    let mut t = Table::new(["", ""]);
+    let skipped: u64 = e.skipped.values().sum();
+    t.row([
+        "items".to_string(),
+        format!("{} ({} skipped)", e.items, skipped),
+    ]);
+    t.row(["judgments".to_string(), e.judgments.to_string()]);
+    t.row([
+        "calls".to_string(),
+        format!("{} ({} cached, {} to send)", e.calls, e.cached, e.to_send),
+    ]);
+    t.row([
+        "tokens".to_string(),
+        format!(
+            "~{} prompt + up to {} completion",
+            e.prompt_tokens, e.completion_tokens
+        ),
+    ]);
+    t.row([
+        "cost".to_string(),
+        if has_price {
+            format!("~{} (estimate; 4 characters a token)", dollars(e.cost_usd))
+        } else {
+            format!(
+                "unknown: no price for `{}` (add one with --prices)",
+                args.model
+            )
+        },
+    ]);
+    output::print_text(&t.render())
 }
