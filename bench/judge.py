@@ -7,7 +7,9 @@ shown response with the higher tag), and makes the same 2N calls (both presentat
 
   * gavel judge (release build, cache on: every answer is committed to SQLite before it counts),
   * a Python asyncio client on the openai package (AsyncOpenAI), and
-  * a Python asyncio client on raw httpx (AsyncClient), the fastest plain-Python baseline,
+  * a Python asyncio client on raw httpx (AsyncClient), which the openai package wraps, and
+  * a Python asyncio client on aiohttp (ClientSession), the fastest common Python HTTP client
+    (httpx's AsyncClient is known to be slow under concurrency: encode/httpx#3215),
 
 each with the same concurrency, each mapping both orders back to model_a/model_b and writing one
 JSON line per item. It checks that every client made exactly 2N calls (server counters) and that
@@ -16,7 +18,7 @@ wait4, per process) and ratios. It also runs gavel at N/10 to show that memory d
 with the number of items, and reruns gavel on the warm cache (0 calls).
 
 Usage: /work/pyref/venv/bin/python bench/judge.py [--items 100000] [--concurrency 64]
-       [--clients openai,httpx] [--skip-build]
+       [--clients openai,httpx,aiohttp] [--skip-build]
 """
 
 import argparse
@@ -113,6 +115,17 @@ async def client_main(kind: str, data: str, out: str, url: str, concurrency: int
                 model="bench-judge", messages=messages, temperature=0
             )
             return r.choices[0].message.content or ""
+    elif kind == "aiohttp":
+        import aiohttp
+
+        client = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency))
+
+        async def ask(messages):
+            body = {"model": "bench-judge", "messages": messages, "temperature": 0}
+            async with client.post(url + "/chat/completions", json=body,
+                                   headers={"Authorization": "Bearer bench-key"}) as r:
+                r.raise_for_status()
+                return (await r.json())["choices"][0]["message"]["content"] or ""
     else:
         import httpx
 
@@ -154,7 +167,7 @@ async def client_main(kind: str, data: str, out: str, url: str, concurrency: int
                 w.write(await pending.pop(0) + "\n")
         for t in pending:
             w.write(await t + "\n")
-    if kind == "openai":
+    if kind in ("openai", "aiohttp"):
         await client.close()
     else:
         await client.aclose()
@@ -166,7 +179,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--items", type=int, default=100_000)
     ap.add_argument("--concurrency", type=int, default=64)
-    ap.add_argument("--clients", default="openai,httpx")
+    ap.add_argument("--clients", default="openai,httpx,aiohttp")
     ap.add_argument("--server-threads", type=int, default=1)
     ap.add_argument("--skip-build", action="store_true")
     ap.add_argument("--client", help=argparse.SUPPRESS)

@@ -418,6 +418,7 @@ fn app(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/chat/completions", post(chat))
+        .route("/v1/messages", post(messages))
         .route("/stats", get(stats))
         .with_state(shared)
 }
@@ -434,12 +435,35 @@ impl Drop for InFlight<'_> {
     }
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flavour {
+    OpenAi,
+    Anthropic,
+}
+
 async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    handle(shared, headers, body, Flavour::OpenAi).await
+}
+
+/// Anthropic's Messages API, answered by the same script.
+async fn messages(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    handle(shared, headers, body, Flavour::Anthropic).await
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+    flavour: Flavour,
+) -> Response {
     let n = shared.requests.fetch_add(1, Ordering::SeqCst);
     let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
     let _guard = InFlight(&shared.in_flight);
-    if let Some(auth) = headers.get(header::AUTHORIZATION)
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .or_else(|| headers.get("x-api-key"));
+    if let Some(auth) = auth
         && let Ok(s) = auth.to_str()
     {
         shared
@@ -472,7 +496,7 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let messages = parsed
+    let mut messages: Vec<Message> = parsed
         .get("messages")
         .and_then(Value::as_array)
         .map(|a| {
@@ -492,6 +516,15 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
                 .collect()
         })
         .unwrap_or_default();
+    if let Some(system) = parsed.get("system").and_then(Value::as_str) {
+        messages.insert(
+            0,
+            Message {
+                role: "system".into(),
+                content: system.to_string(),
+            },
+        );
+    }
     let call = ChatCall {
         model,
         messages,
@@ -505,7 +538,10 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
             if !answer.delay.is_zero() {
                 tokio::time::sleep(answer.delay).await;
             }
-            let text = answer_body(&call, &answer, n);
+            let text = match flavour {
+                Flavour::OpenAi => answer_body(&call, &answer, n),
+                Flavour::Anthropic => anthropic_body(&call, &answer, n),
+            };
             shared.answered.fetch_add(1, Ordering::SeqCst);
             *shared
                 .answers
@@ -585,6 +621,28 @@ fn answer_body(call: &ChatCall, answer: &Answer, n: u64) -> String {
         });
     }
     body.to_string()
+}
+
+fn anthropic_body(call: &ChatCall, answer: &Answer, n: u64) -> String {
+    let openai: Value = serde_json::from_str(&answer_body(call, answer, n)).unwrap_or_default();
+    let stop_reason = match answer.finish_reason.as_str() {
+        Some("length") => json!("max_tokens"),
+        Some("stop") => json!("end_turn"),
+        _ => answer.finish_reason.clone(),
+    };
+    json!({
+        "id": format!("msg_{n}"),
+        "type": "message",
+        "role": "assistant",
+        "model": call.model,
+        "content": [{"type": "text", "text": answer.content}],
+        "stop_reason": stop_reason,
+        "usage": {
+            "input_tokens": openai.pointer("/usage/prompt_tokens"),
+            "output_tokens": openai.pointer("/usage/completion_tokens"),
+        },
+    })
+    .to_string()
 }
 
 fn json_response(code: u16, body: String) -> Response {

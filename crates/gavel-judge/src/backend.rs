@@ -762,19 +762,27 @@ impl RateLimiter {
         loop {
             let wait = {
                 let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                let (tokens, last) = &mut *guard;
-                let now = Instant::now();
-                *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second)
-                    .min(self.capacity);
-                *last = now;
-                let need = amount.min(self.capacity);
-                if *tokens >= need {
-                    *tokens -= amount;
-                    return;
+                match self.take(&mut guard, amount, Instant::now()) {
+                    Ok(()) => return,
+                    Err(wait) => wait,
                 }
-                Duration::from_secs_f64((need - *tokens) / self.per_second)
             };
             tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Takes `amount` from the bucket as of `now`, or says how long until it can.
+    fn take(&self, state: &mut (f64, Instant), amount: f64, now: Instant) -> Result<(), Duration> {
+        let (tokens, last) = state;
+        let elapsed = now.saturating_duration_since(*last).as_secs_f64();
+        *tokens = (*tokens + elapsed * self.per_second).min(self.capacity);
+        *last = now;
+        let need = amount.min(self.capacity);
+        if *tokens >= need {
+            *tokens -= amount;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((need - *tokens) / self.per_second))
         }
     }
 }
@@ -1138,6 +1146,29 @@ mod tests {
         assert_eq!(format!("{key:?}"), "ApiKey(***)");
         assert_eq!(key.scrub("bad key sk-secret"), "bad key [redacted]");
         assert!(ApiKey::new("  ").is_none());
+    }
+
+    #[test]
+    fn token_buckets_refill_at_their_rate() {
+        let limit = RateLimiter::per_minute(60.0);
+        let t0 = Instant::now();
+        let mut state = (60.0, t0);
+        for _ in 0..60 {
+            assert!(limit.take(&mut state, 1.0, t0).is_ok());
+        }
+        // The 61st request in the same instant waits about a second.
+        let wait = limit.take(&mut state, 1.0, t0).unwrap_err();
+        assert!((wait.as_secs_f64() - 1.0).abs() < 1e-9, "{wait:?}");
+        assert!(
+            limit
+                .take(&mut state, 1.0, t0 + Duration::from_secs(1))
+                .is_ok()
+        );
+        // A request larger than the bucket passes when the bucket is full, leaving a debt.
+        let mut state = (60.0, t0);
+        assert!(limit.take(&mut state, 100.0, t0).is_ok());
+        let wait = limit.take(&mut state, 1.0, t0).unwrap_err();
+        assert!((wait.as_secs_f64() - 41.0).abs() < 1e-9, "{wait:?}");
     }
 
     #[test]

@@ -155,6 +155,31 @@ async fn server_quirks_are_tolerated() {
     assert!(a.completion.truncated());
 }
 
+#[tokio::test]
+async fn speaks_anthropic_messages_too() {
+    let server = FakeOpenAi::start(|call| {
+        assert_eq!(call.messages[0].role, "system");
+        assert_eq!(call.body["max_tokens"], 1024);
+        Reply::truncated("[[B]]").usage(7, 3)
+    })
+    .unwrap();
+    let mut e = endpoint(&server);
+    e.api = gavel_judge::backend::Api::Anthropic;
+    let backend = Backend::new(vec![e], fast_options()).unwrap();
+    let request = ChatRequest::new(
+        "claude-judge",
+        vec![
+            ChatMessage::new("system", "be fair"),
+            ChatMessage::new("user", "q"),
+        ],
+    );
+    let a = backend.complete(&request).await.unwrap();
+    assert_eq!(a.completion.content, "[[B]]");
+    assert!(a.completion.truncated());
+    assert_eq!(a.completion.usage.unwrap().prompt_tokens, 7);
+    assert_eq!(server.authorization_headers(), vec![KEY.to_string()]);
+}
+
 // ---- the runner ----
 
 fn items(lines: &[serde_json::Value]) -> Vec<Result<Item, gavel_core::ReadError>> {
