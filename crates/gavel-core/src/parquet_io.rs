@@ -3,7 +3,9 @@
 //! Columns become JSON values: strings, numbers, booleans, lists, structs, dictionary-encoded
 //! strings (pandas categories), timestamps (as RFC 3339 text) and dates. On writing, each column
 //! takes the narrowest type that holds every value: string, int64, float64, boolean, list of
-//! strings, and otherwise JSON text.
+//! strings, and otherwise JSON text. A JSON-text column is marked with the field metadata
+//! `gavel.json = "true"`, and is decoded back into JSON values when read, so that records with
+//! nested values (a judgment's `orders`, `usage`) round-trip.
 
 use std::io::Write;
 use std::path::Path;
@@ -22,6 +24,9 @@ use serde_json::{Map, Number, Value};
 use crate::error::{Location, ReadError};
 use crate::read::{Format, RawRecord};
 use crate::time::format_rfc3339;
+
+/// The field metadata key marking a column of JSON text written by gavel.
+const JSON_COLUMN: &str = "gavel.json";
 
 pub(crate) struct ParquetRecords {
     name: Arc<str>,
@@ -75,7 +80,14 @@ impl Iterator for ParquetRecords {
                     let schema = batch.schema();
                     let mut fields = Map::with_capacity(batch.num_columns());
                     for (field, column) in schema.fields().iter().zip(batch.columns()) {
+                        let json_text =
+                            field.metadata().get(JSON_COLUMN).map(String::as_str) == Some("true");
                         match value_at(column.as_ref(), row) {
+                            Ok(Value::String(text)) if json_text => {
+                                // Written by us as JSON text; keep the text if it is not.
+                                let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+                                fields.insert(field.name().clone(), v);
+                            }
                             Ok(v) => {
                                 fields.insert(field.name().clone(), v);
                             }
@@ -323,7 +335,13 @@ pub(crate) fn write_parquet<W: Write + Send>(
                 (DataType::Utf8, Arc::new(array))
             }
         };
-        fields.push(Field::new(name, dtype, true));
+        let mut field = Field::new(name, dtype, true);
+        if kind == ColumnKind::Json {
+            let metadata: std::collections::HashMap<String, String> =
+                [(JSON_COLUMN.to_string(), "true".to_string())].into();
+            field = field.with_metadata(metadata);
+        }
+        fields.push(field);
         columns.push(array);
     }
     let schema = Arc::new(Schema::new(fields));

@@ -435,3 +435,82 @@ fn a_wrong_key_stops_the_run_at_once() {
     assert!(!stderr.contains(KEY));
     assert!(server.stats().requests <= 4, "{:?}", server.stats());
 }
+
+#[test]
+fn judgments_can_be_written_as_parquet_and_read_back() {
+    let dir = temp_dir();
+    let truth = graded_items(dir.path(), 6);
+    let server = FakeOpenAi::start(fair_judge).unwrap();
+    judge_cmd(dir.path(), &server)
+        .args(["--out", "j.parquet"])
+        .assert()
+        .success();
+    let judgments = read_judgments(&dir.path().join("j.parquet"));
+    assert_eq!(judgments.len(), 6);
+    for (i, j) in judgments.iter().enumerate() {
+        assert_eq!(j.label.label, LabelValue::Category(truth[i].into()));
+        assert!(j.has_both_orders());
+    }
+}
+
+#[test]
+fn an_interrupted_run_writes_whole_items_and_loses_nothing() {
+    let dir = temp_dir();
+    graded_items(dir.path(), 100);
+    let server =
+        FakeOpenAi::start(|call| fair_judge(call).after(Duration::from_millis(20))).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gavel"))
+        .current_dir(dir.path())
+        .args([
+            "judge",
+            "--data",
+            "items.jsonl",
+            "--template",
+            "pair",
+            "--model",
+            "judge-model",
+            "--base-url",
+            &server.base_url(),
+            "--cache",
+            "cache.sqlite",
+            "--concurrency",
+            "4",
+            "--out",
+            "j.jsonl",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while server.stats().answered < 40 {
+        if child.try_wait().unwrap().is_some() {
+            panic!("the run ended before it could be interrupted");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let partial = read_judgments(&dir.path().join("j.jsonl"));
+    assert!(partial.len() < 100);
+    assert!(
+        partial
+            .iter()
+            .all(|j| j.has_both_orders() && !j.label.label.is_missing())
+    );
+
+    judge_cmd(dir.path(), &server)
+        .args(["--concurrency", "4", "--out", "j.jsonl"])
+        .assert()
+        .success();
+    assert_eq!(read_judgments(&dir.path().join("j.jsonl")).len(), 100);
+    // The calls in flight at the interrupt finished and were stored: nothing was paid twice.
+    assert_eq!(server.stats().repeated_answers, 0);
+    assert_eq!(server.stats().answered, 200);
+}
