@@ -1,4 +1,25 @@
-//! gavel-run: the `gavel.toml` pipeline: stages wired from the library crates, quality gates,
-//! and the HTML/JSON report, so the CLI stays thin.
+//! gavel-run: whole evaluations from one `gavel.toml`: the stages (metrics, agreement, judges,
+//! meta-evaluation, ranking) wired from the library crates, the quality gates, and the
+//! self-contained HTML report with its JSON summary, so the CLI stays thin.
 //!
-//! This crate does not print; it returns results and report files.
+//! Key types: [`config::LoadedConfig`] (the checked config), [`report`] (the report renderer).
+//!
+//! This crate does not print and does not read the environment: the CLI passes an environment
+//! lookup for `${NAME}` expansion and progress callbacks.
+
+pub mod config;
+
+pub mod report;
+pub mod svg;
+
+use sha2::{Digest, Sha256};
+
+/// SHA-256 of bytes, as lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
