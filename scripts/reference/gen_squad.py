@@ -6,14 +6,11 @@ The reference is `transformers.data.metrics.squad_metrics` (the official SQuAD v
 script as Hugging Face ships it). transformers 5 removed that module, so this script reads it
 from the transformers 4.57.6 wheel (pinned by hash below) without installing or importing
 transformers: it executes the module's source with its two package-relative imports removed
-(they are unused by the functions called here). Fetch the wheel once with
+(they are unused by the functions called here). scripts/reference/setup.sh downloads the wheel
+into the environment's `wheels/` directory (`pip download transformers==4.57.6 --no-deps -d
+VENV/wheels`); then run
 
-    /work/pyref/venv/bin/pip download transformers==4.57.6 --no-deps -d /work/pyref/squadref
-
-then run
-
-    /work/pyref/venv/bin/python scripts/reference/gen_squad.py \
-        [--wheel /work/pyref/squadref/transformers-4.57.6-py3-none-any.whl] [--data ../shared/data]
+    VENV/bin/python scripts/reference/gen_squad.py [--wheel PATH] [--data ../shared/data]
 
 Writes crates/gavel-metrics/tests/vectors/squad_cases.json (prediction, references, the
 reference's exact and F1 per question from `get_raw_scores`, its `normalize_answer` of every
@@ -210,7 +207,8 @@ def shared_texts(data_dir):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--wheel", default=f"/work/pyref/squadref/{WHEEL}")
+    parser.add_argument("--wheel", default=str(Path(sys.prefix) / "wheels" / WHEEL),
+                        help="the transformers 4.57.6 wheel (default: VENV/wheels/)")
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--realistic", type=int, default=400)
     args = parser.parse_args()
