@@ -616,6 +616,50 @@ mod tests {
         assert_eq!(multi[1], first[1]);
     }
 
+    /// The tables of docs/rouge-unicode.md.
+    #[test]
+    fn unicode_doc_examples() {
+        let types = [RougeType::Rouge1, RougeType::Rouge2, RougeType::RougeL];
+        let unicode = RougeOptions {
+            tokenizer: RougeTokenizer::Unicode,
+            ..RougeOptions::default()
+        };
+        let unicode = RougeScorer::new(&types, unicode);
+        let default = RougeScorer::new(&types, RougeOptions::default());
+        let close = |a: f64, b: f64| (a - b).abs() < 5e-5;
+        for (target, prediction, expected) in [
+            (
+                "我们今天去公园散步",
+                "我们今天去公园",
+                [
+                    (1.0, 0.7778, 0.8750),
+                    (1.0, 0.75, 0.8571),
+                    (1.0, 0.7778, 0.8750),
+                ],
+            ),
+            (
+                "고양이가 매트 위에 앉았다",
+                "고양이가 매트에 앉았다",
+                [
+                    (0.6667, 0.5, 0.5714),
+                    (0.0, 0.0, 0.0),
+                    (0.6667, 0.5, 0.5714),
+                ],
+            ),
+        ] {
+            for (got, (p, r, f)) in unicode.score(target, prediction).iter().zip(expected) {
+                assert!(
+                    close(got.precision, p) && close(got.recall, r) && close(got.fmeasure, f),
+                    "{target}: {got:?}"
+                );
+            }
+            assert_eq!(
+                default.score(target, prediction),
+                vec![RougeScore::default(); 3]
+            );
+        }
+    }
+
     #[test]
     fn scorer_is_send_and_sync() {
         fn check<T: Send + Sync>() {}
