@@ -1,1 +1,0 @@
-//! (ranking statistics; to be written.)
