@@ -23,7 +23,9 @@ named reference computes it, restated here in our own code:
 - Length-controlled win rate: AlpacaEval's `length_controlled_minimal` GLM formula fitted
   without penalty by statsmodels (GLM, Binomial family, soft labels).
 - Sign test: scipy.stats.binomtest.
-- PPI: the formulas of ppi_py's ppi_mean_ci / classical_mean_ci (PPI++ power tuning).
+- PPI: the formulas of ppi_py's ppi_mean_ci / classical_mean_ci (PPI++ power tuning). ppi_py
+  itself needs numba, so it is not in the pinned environment; on these vectors its 0.2.3 release
+  gives bit-identical intervals and estimates (checked in a separate environment).
 """
 
 import json
