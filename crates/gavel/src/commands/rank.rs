@@ -1639,6 +1639,16 @@ fn human_corrected(
             note,
         });
     }
+    // Leaderboard order: by the first model's place, then the second's.
+    let order = rating_order(ratings, names);
+    let place = |name: &str| {
+        battles
+            .model_index(name)
+            .ok()
+            .and_then(|i| order.iter().position(|&m| m == i))
+            .unwrap_or(usize::MAX)
+    };
+    out.sort_by_key(|h: &HumanCorrected| (place(&h.model_a), place(&h.model_b)));
     Ok(out)
 }
 
