@@ -12,4 +12,5 @@ python3 -m venv "$venv"
 # gen_squad.py runs the SQuAD v2.0 metric of transformers 4.57.6 (the module is gone in 5.x)
 # out of its wheel, without installing it.
 "$venv/bin/pip" download -q --no-deps -d "$venv/wheels" transformers==4.57.6
+"$venv/bin/pip" install -q --no-deps -r "$here/requirements-nodeps.txt"
 echo "reference environment ready: $venv (python: $venv/bin/python)"

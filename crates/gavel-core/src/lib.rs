@@ -37,4 +37,5 @@ pub use records::item::{Content, Item};
 pub use records::judgment::{Judgment, OrderVerdict, Usage};
 pub use records::label::{Label, LabelValue, UnitKey, format_number, swap_pairwise_label};
 pub use records::pair::Pair;
+pub use records::wide::{ItemColumn, WideSpec};
 pub use write::{AtomicFile, RecordWriter};

@@ -9,6 +9,8 @@ pub mod agreement;
 pub mod bootstrap;
 pub mod classification;
 pub mod correlation;
+pub mod meta_eval;
+pub mod normal;
 pub mod ppi;
 pub mod rank;
 pub mod rng;

@@ -5,3 +5,4 @@ pub mod item;
 pub mod judgment;
 pub mod label;
 pub mod pair;
+pub mod wide;

@@ -1,1 +1,0 @@
-//! (agreement statistics; to be written.)
