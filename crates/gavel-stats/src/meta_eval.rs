@@ -337,11 +337,14 @@ fn judge_labels(judgments: &[Judgment]) -> Result<Vec<JudgeLabels>, MetaEvalErro
     Ok(judges)
 }
 
+/// One unit's human labels: `(annotator, value)`.
+type HumanLabels = Vec<(String, LabelValue)>;
+
 /// Human labels per unit, `(annotator, value)` in input order, after the duplicates policy.
 fn human_labels(
     humans: &[Label],
     duplicates: Duplicates,
-) -> Result<(Vec<UnitKey>, Vec<Vec<(String, LabelValue)>>), MetaEvalError> {
+) -> Result<(Vec<UnitKey>, Vec<HumanLabels>), MetaEvalError> {
     let mut units: Vec<UnitKey> = Vec::new();
     let mut index: HashMap<UnitKey, usize> = HashMap::new();
     let mut labels: Vec<Vec<(String, LabelValue)>> = Vec::new();
@@ -550,7 +553,7 @@ pub fn meta_eval(
         n_items_without_gold: n_without_gold,
         judges: reports,
         human_baseline,
-        interval: (boot.replicates > 0).then(|| crate::agreement::report::IntervalInfo {
+        interval: (boot.replicates > 0).then_some(crate::agreement::report::IntervalInfo {
             method: "percentile bootstrap over items",
             replicates: boot.replicates,
             seed: boot.seed,

@@ -22,6 +22,14 @@ use crate::{GlobalArgs, Outcome, UsageError};
 #[derive(Debug, clap::Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct Args {
+    // Boxed so that the command enum stays small.
+    #[command(flatten)]
+    inner: Box<AgreeArgs>,
+}
+
+/// The options of `gavel agree`.
+#[derive(Debug, clap::Args)]
+pub struct AgreeArgs {
     /// Label files (JSONL, JSON, CSV, Parquet; `-` for JSONL on stdin). Repeat to combine.
     #[arg(long, required = true, value_name = "FILE")]
     pub data: Vec<PathBuf>,
@@ -313,6 +321,7 @@ struct GateFailure {
 
 /// Runs the command.
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let args = *args.inner;
     let map = ValueMap::parse(&args.map)?;
     let source = LabelSource::new(args.wide, &args.item_column, args.columns.as_deref(), map);
     let mut labels = Vec::new();
