@@ -157,7 +157,7 @@ pub struct ClassRow {
     /// F1.
     pub f1: Option<f64>,
     /// Comparisons whose gold label is this class.
-    pub support: f64,
+    pub support: u64,
 }
 
 /// The confusion matrix: rows are gold labels, columns the judge's.
@@ -166,7 +166,7 @@ pub struct Confusion {
     /// The labels, in order (`null` for unparsed verdicts, last, when there are any).
     pub labels: Vec<Option<String>>,
     /// Counts.
-    pub matrix: Vec<Vec<f64>>,
+    pub matrix: Vec<Vec<u64>>,
 }
 
 /// Every figure for one judge (or for the human baseline).
@@ -813,7 +813,8 @@ fn score(
             precision: c.precision,
             recall: c.recall,
             f1: c.f1,
-            support: c.support,
+            // Unweighted counts: whole numbers.
+            support: c.support.round() as u64,
         };
         per_class.insert(
             key.clone(),
@@ -824,8 +825,12 @@ fn score(
     if has_unparsed {
         labels_out.push(None);
     }
+    // Humans have no presentation orders; saying so for them would be noise.
+    let has_orders = samples.iter().any(|s| s.orders.is_some()) || path != "human_baseline";
     let mut note = |field: &str, value: Option<f64>, why: &str| -> Option<f64> {
-        if value.is_none() {
+        if value.is_none()
+            && (has_orders || (!field.contains("order") && field != "position_consistency"))
+        {
             reasons.insert(format!("{path}.{field}"), why.to_string());
         }
         value
@@ -855,7 +860,10 @@ fn score(
         per_class,
         confusion: Confusion {
             labels: labels_out,
-            matrix: m.clone(),
+            matrix: m
+                .iter()
+                .map(|r| r.iter().map(|&c| c.round() as u64).collect())
+                .collect(),
         },
         cohen_kappa: note(
             "cohen_kappa",
