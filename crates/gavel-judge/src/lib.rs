@@ -7,16 +7,21 @@
 //! answer counts only once it is on disk), [`cost::PriceTable`] and [`cost::Budget`],
 //! [`protocol`] (pairs, presentation orders, samples, and how verdicts become judgments; its
 //! assembly functions serve any judge, local or remote), [`runner::prompt::JudgePrompt`] (what the
-//! runner needs from a template).
+//! runner needs from a template), [`template::Template`] (the built-in library, user template
+//! files and FastChat prompt files) with [`template::TemplatePrompt`], and [`parse`] (one parser
+//! per published output convention, reading only the judge's own verdict).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! use gavel_judge::backend::{Backend, BackendOptions, Endpoint};
-//! use gavel_judge::runner::{RunConfig, Runner, RunnerParts, prompt::Builtin};
+//! use gavel_judge::runner::{RunConfig, Runner, RunnerParts};
+//! use gavel_judge::template::{PromptOptions, Template, TemplatePrompt};
 //! let backend = Backend::new(vec![Endpoint::new("http://localhost:8000/v1")], BackendOptions::default())?;
+//! let template = Template::resolve("mt-bench-pair")?;
+//! let prompt = TemplatePrompt::new(Arc::new(template), PromptOptions::default());
 //! let runner = Runner::new(RunnerParts {
-//!     prompt: Arc::new(Builtin::Pair),
+//!     prompt: Arc::new(prompt),
 //!     config: RunConfig::new("my-judge"),
 //!     backend: Some(backend),
 //!     cache: None,

@@ -594,6 +594,9 @@ pub enum SkipReason {
     /// The prompt needs a reference answer and the item has none.
     #[error("no reference answer")]
     NoReference,
+    /// The prompt needs a field (a rubric, a criterion) that neither the item nor the run gives.
+    #[error("no value for the field `{0}`")]
+    MissingField(String),
 }
 
 impl SkipReason {
@@ -604,6 +607,7 @@ impl SkipReason {
             SkipReason::NoBaseline(_) => "no_baseline_response",
             SkipReason::NoResponses => "no_responses",
             SkipReason::NoReference => "no_reference",
+            SkipReason::MissingField(_) => "missing_field",
         }
     }
 }

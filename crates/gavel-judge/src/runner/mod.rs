@@ -773,6 +773,9 @@ fn plan_item(shared: &Shared, item: &Item) -> Result<ItemPlan, SkipReason> {
     if shared.prompt.needs_reference() && item.reference.is_none() {
         return Err(SkipReason::NoReference);
     }
+    if let Some(field) = shared.prompt.missing_field(item) {
+        return Err(SkipReason::MissingField(field));
+    }
     if shared.config.compare_scores && !kind.is_pairwise() {
         let pairs = crate::protocol::pairs(item, &shared.config.pairing)?;
         let mut models: Vec<String> = Vec::new();
@@ -997,8 +1000,8 @@ async fn judge_call(
     let Some(view) = view_of(item, unit, order) else {
         return Ok((failed("the response is missing".into(), None), totals));
     };
-    let messages = match shared.prompt.render(&view) {
-        Ok(m) => m,
+    let (messages, render_notes) = match shared.prompt.render_noted(&view) {
+        Ok(r) => (r.messages, r.notes),
         Err(e) => {
             return Ok((
                 failed(format!("cannot render the prompt: {e}"), None),
@@ -1048,14 +1051,16 @@ async fn judge_call(
         if truncated {
             progress.truncated.fetch_add(1, Ordering::Relaxed);
         }
-        let mut extra = Map::new();
+        let reading = shared.prompt.read(&view, &completion);
+        let mut extra = render_notes.clone();
+        extra.extend(reading.notes);
         if truncated {
             extra.insert("truncated".into(), Value::Bool(true));
         }
         if reasks > 0 {
             extra.insert("reasks".into(), Value::from(reasks));
         }
-        match shared.prompt.parse(&completion) {
+        match reading.parsed {
             Ok(parsed) => {
                 return Ok((
                     Evidence {
