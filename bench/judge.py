@@ -215,7 +215,7 @@ def main() -> None:
             before = server_stats(url)["requests"]
             out = OUT / f"gavel_{tag}.jsonl"
             cmd = [str(gavel), "judge", "--data", str(OUT / f"items_{n}.jsonl"),
-                   "--template", "pair", "--model", "bench-judge", "--base-url", url,
+                   "--template", "mt-bench-pair", "--model", "bench-judge", "--base-url", url,
                    "--concurrency", str(args.concurrency), "--cache", str(cache),
                    "--out", str(out), "--format", "json", "--quiet"]
             rc, wall, rss, stdout = run_measured(cmd, env={**os.environ, "OPENAI_API_KEY": "bench-key"})

@@ -11,10 +11,11 @@ use gavel_judge::backend::{Api, ApiKey, Backend, BackendOptions, Endpoint};
 use gavel_judge::cache::Cache;
 use gavel_judge::cost::{BUILTIN_PRICES_DATE, PriceTable};
 use gavel_judge::protocol::Pairing;
-use gavel_judge::runner::prompt::{Builtin, JudgePrompt};
+use gavel_judge::runner::prompt::JudgePrompt;
 use gavel_judge::runner::{
     Estimate, RunConfig, Runner, RunnerParts, Sampling, StopReason, Summary,
 };
+use gavel_judge::template::{PromptOptions, Template, TemplateError, TemplateInfo, TemplatePrompt};
 use serde_json::{Map, Value, json};
 
 use crate::output::{self, OutputFormat, Table};
@@ -22,21 +23,29 @@ use crate::{GlobalArgs, Outcome, UsageError};
 
 const EXAMPLES: &str = "Examples:
   # Every pair of models in items.jsonl, both orders, against OpenAI (key in OPENAI_API_KEY)
-  gavel judge --data items.jsonl --template pair --model gpt-4o --out judgments.jsonl
+  gavel judge --data items.jsonl --template mt-bench-pair --model gpt-4o --out judgments.jsonl
 
   # A local vLLM or Ollama server; no key needed
-  gavel judge --data items.jsonl --template pair --model qwen2.5-72b \\
+  gavel judge --data items.jsonl --template mt-bench-pair --model qwen2.5-72b \\
       --base-url http://localhost:8000/v1 --concurrency 64 --out j.jsonl
 
   # What would it cost? Nothing is called.
-  gavel judge --data items.jsonl --template pair --model gpt-4o --dry-run
+  gavel judge --data items.jsonl --template mt-bench-pair --model gpt-4o --dry-run
 
   # Each model against a baseline, 3 samples per prompt, stop at $5
-  gavel judge --data items.jsonl --template pair --model gpt-4o-mini \\
+  gavel judge --data items.jsonl --template alpaca-eval --model gpt-4o-mini \\
       --baseline gpt-4 --samples 3 --temperature 0.7 --max-cost 5 --out j.jsonl
 
+  # Rubric grading (Prometheus), the rubric read from a file; JudgeLM-style score comparison
+  gavel judge --data items.jsonl --template prometheus-absolute --var rubric=@rubric.txt \\
+      --model prometheus-7b --base-url http://localhost:8000/v1 --compare-scores --out j.jsonl
+
+  # Your own template, or a prompt from FastChat's judge_prompts.jsonl
+  gavel judge --data items.jsonl --template my-judge.jinja --model gpt-4o --out j.jsonl
+  gavel judge --data items.jsonl --template judge_prompts.jsonl#pair-v2 --model gpt-4o --out j.jsonl
+
   # Spread the load over two servers (fail-over included), 600 requests a minute each
-  gavel judge --data items.jsonl --template single --model llama-3-70b \\
+  gavel judge --data items.jsonl --template mt-bench-single --model llama-3-70b \\
       --base-url http://gpu1:8000/v1 --base-url http://gpu2:8000/v1 --rpm 600 --out j.jsonl
 
 Answers are cached in .gavel/cache.sqlite: a rerun costs nothing, and a run that was killed
@@ -64,9 +73,26 @@ pub struct Options {
     #[arg(long, value_name = "PATH")]
     pub data: PathBuf,
 
-    /// The judge prompt: a built-in template name (see `gavel templates list`).
-    #[arg(long, short = 't', value_name = "NAME")]
+    /// The judge prompt: a built-in template (see `gavel templates list`), a template file
+    /// (TOML front matter and a minijinja body), or FILE.jsonl#NAME for a prompt of a FastChat
+    /// judge_prompts.jsonl file.
+    #[arg(
+        long,
+        short = 't',
+        value_name = "NAME|FILE",
+        overrides_with = "template"
+    )]
     pub template: String,
+
+    /// A value for a template field, used for items that have no field of that name
+    /// (repeatable); `NAME=@PATH` reads the value from a file.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+
+    /// Read verdicts in the template's canonical form only: one verdict, exactly as the
+    /// convention writes it, at its place (the end, or the first line).
+    #[arg(long)]
+    pub strict: bool,
 
     /// The judge model, as the endpoint names it.
     #[arg(long, short = 'm', value_name = "MODEL")]
@@ -138,7 +164,8 @@ pub struct Options {
     #[arg(long, value_name = "N", requires = "logprobs")]
     pub top_logprobs: Option<u32>,
 
-    /// Ask for structured output (a JSON schema `response_format`) when the template has one.
+    /// Ask for structured output: send a JSON schema `response_format` for the template's kind
+    /// of verdict (for endpoints that support it) and read the JSON answer.
     #[arg(long)]
     pub structured: bool,
 
@@ -229,6 +256,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
 /// Arguments checked and turned into the library's settings.
 struct Settings {
     prompt: Arc<dyn JudgePrompt>,
+    template: TemplateInfo,
     config: RunConfig,
     endpoints: Vec<Endpoint>,
     backend_options: BackendOptions,
@@ -238,7 +266,7 @@ struct Settings {
 impl Settings {
     fn resolve(args: &Options) -> anyhow::Result<Settings> {
         let usage = |m: String| anyhow::Error::new(UsageError(m));
-        let prompt = resolve_prompt(&args.template)?;
+        let (prompt, template) = resolve_prompt(args)?;
         if args.samples == 0 {
             return Err(usage("--samples must be at least 1".into()));
         }
@@ -354,6 +382,7 @@ impl Settings {
         };
         Ok(Settings {
             prompt,
+            template,
             config,
             endpoints,
             backend_options,
@@ -362,16 +391,77 @@ impl Settings {
     }
 }
 
-/// The judge prompt for a `--template` value.
-fn resolve_prompt(name: &str) -> anyhow::Result<Arc<dyn JudgePrompt>> {
-    if let Some(b) = Builtin::by_name(name) {
-        return Ok(Arc::new(b));
+/// The judge prompt for the `--template`, `--var`, `--strict` and `--structured` values.
+fn resolve_prompt(args: &Options) -> anyhow::Result<(Arc<dyn JudgePrompt>, TemplateInfo)> {
+    let template = match Template::resolve(&args.template) {
+        Ok(t) => t,
+        Err(e @ TemplateError::Unknown { .. }) => {
+            return Err(anyhow::Error::new(UsageError(e.to_string())));
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context("cannot load the template")),
+    };
+    let vars = parse_vars(&args.vars)?;
+    let info = template.info().clone();
+    let prompt = TemplatePrompt::new(
+        Arc::new(template),
+        PromptOptions {
+            strict: args.strict,
+            structured: args.structured,
+            vars,
+        },
+    );
+    Ok((Arc::new(prompt), info))
+}
+
+/// Explains skipped items that a flag could have saved.
+fn warn_skips(skipped: &std::collections::BTreeMap<String, u64>, info: &TemplateInfo) {
+    if let Some(n) = skipped.get("missing_field") {
+        output::warn(&format!(
+            "{n} item(s) skipped: template `{}` needs the field(s) {}; give them in the items or \
+             with --var NAME=VALUE",
+            info.name,
+            info.fields
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
-    let known: Vec<&str> = Builtin::ALL.iter().map(|(n, _)| *n).collect();
-    Err(anyhow::Error::new(UsageError(format!(
-        "unknown template `{name}`; known: {}",
-        known.join(", ")
-    ))))
+    if let Some(n) = skipped.get("no_reference") {
+        output::warn(&format!(
+            "{n} item(s) skipped: template `{}` needs a `reference` answer",
+            info.name
+        ));
+    }
+}
+
+/// `--var NAME=VALUE` (or `NAME=@PATH`) values.
+pub(crate) fn parse_vars(
+    vars: &[String],
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for v in vars {
+        let Some((name, value)) = v.split_once('=') else {
+            return Err(anyhow::Error::new(UsageError(format!(
+                "--var `{v}` is not of the form NAME=VALUE"
+            ))));
+        };
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(anyhow::Error::new(UsageError(format!(
+                "--var `{v}` has no name"
+            ))));
+        }
+        let value = match value.strip_prefix('@') {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {path} (for --var {name})"))?
+                .trim_end()
+                .to_string(),
+            None => value.to_string(),
+        };
+        out.insert(name.to_string(), value);
+    }
+    Ok(out)
 }
 
 async fn judge(args: &Options, settings: Settings, global: &GlobalArgs) -> anyhow::Result<Outcome> {
@@ -391,6 +481,7 @@ async fn judge(args: &Options, settings: Settings, global: &GlobalArgs) -> anyho
             settings.backend_options.clone(),
         )?)
     };
+    let template_info = settings.template.clone();
     let runner = Runner::new(RunnerParts {
         prompt: settings.prompt.clone(),
         config: settings.config.clone(),
@@ -475,6 +566,7 @@ async fn judge(args: &Options, settings: Settings, global: &GlobalArgs) -> anyho
     writer.finish()?;
     let _ = n_items;
     report(args, &summary, price.is_some(), quiet)?;
+    warn_skips(&summary.skipped, &template_info);
     if let Some(stop) = &summary.stopped {
         let hint = match stop.reason {
             StopReason::Budget => {
@@ -549,6 +641,16 @@ impl Sink {
     }
 }
 
+/// `3 skipped: 2 no_reference, 1 missing_field`, or `0 skipped`.
+fn skipped_text(skipped: &std::collections::BTreeMap<String, u64>) -> String {
+    let total: u64 = skipped.values().sum();
+    if total == 0 {
+        return "0 skipped".into();
+    }
+    let reasons: Vec<String> = skipped.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    format!("{total} skipped: {}", reasons.join(", "))
+}
+
 fn pct(part: u64, whole: u64) -> String {
     if whole == 0 {
         "-".into()
@@ -581,12 +683,14 @@ fn report(args: &Options, s: &Summary, has_price: bool, quiet: bool) -> anyhow::
         return Ok(());
     }
     let mut t = Table::new(["", ""]);
-    let skipped: u64 = s.skipped.values().sum();
     t.row([
         "judgments".to_string(),
         format!(
-            "{} from {} items ({} skipped, {} not judged)",
-            s.judgments, s.items, skipped, s.not_judged
+            "{} from {} items ({}, {} not judged)",
+            s.judgments,
+            s.items,
+            skipped_text(&s.skipped),
+            s.not_judged
         ),
     ]);
     t.row([
@@ -670,10 +774,9 @@ fn print_estimate(args: &Options, e: &Estimate, has_price: bool) -> anyhow::Resu
         return output::print_json(&v);
     }
     let mut t = Table::new(["", ""]);
-    let skipped: u64 = e.skipped.values().sum();
     t.row([
         "items".to_string(),
-        format!("{} ({} skipped)", e.items, skipped),
+        format!("{} ({})", e.items, skipped_text(&e.skipped)),
     ]);
     t.row(["judgments".to_string(), e.judgments.to_string()]);
     t.row([
