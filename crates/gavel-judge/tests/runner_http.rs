@@ -722,3 +722,39 @@ async fn every_published_convention_runs_end_to_end() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_without_structured_output_gets_the_json_asked_in_words() {
+    let server = FakeOpenAi::start(|call| {
+        if call.body.get("response_format").is_some() {
+            return Reply::status(400).body(
+                json!({"error": {"message": "response_format is not supported by this model"}})
+                    .to_string(),
+            );
+        }
+        assert!(call.last_user().contains("Reply with a JSON object only"));
+        let good_first = call.shows_first("good-", "bad-").unwrap_or(true);
+        Reply::text(format!(
+            "{{\"reason\": \"x\", \"verdict\": \"{}\"}}",
+            if good_first { "A" } else { "B" }
+        ))
+    })
+    .unwrap();
+    let (lines, truth) = graded_items(5);
+    let prompt = Arc::new(TemplatePrompt::new(
+        Arc::new(Template::builtin("mt-bench-pair").unwrap()),
+        PromptOptions {
+            structured: true,
+            ..PromptOptions::default()
+        },
+    ));
+    let mut config = RunConfig::new("judge-model");
+    config.sampling.structured = true;
+    let (out, summary) = run(&runner_with(&server, prompt, config), &lines).await;
+    assert!(summary.response_format_dropped);
+    assert_eq!(summary.calls.failed, 0);
+    assert_eq!(summary.calls.total, 10);
+    for (j, t) in out.iter().zip(truth) {
+        assert_eq!(j.label.label, LabelValue::Category(t.into()));
+    }
+}

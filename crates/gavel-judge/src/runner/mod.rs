@@ -56,7 +56,9 @@ pub struct Sampling {
     pub logprobs: bool,
     /// Alternatives per token with log-probabilities.
     pub top_logprobs: Option<u32>,
-    /// Use the prompt's `response_format` (structured output) when it has one.
+    /// Use the prompt's `response_format` (structured output) when it has one. An endpoint that
+    /// rejects the field (HTTP 400 or 422 naming it) gets requests without it for the rest of
+    /// the run ([`Summary::response_format_dropped`]).
     pub structured: bool,
     /// Further body fields.
     pub extra: Map<String, Value>,
@@ -221,6 +223,12 @@ pub struct Summary {
     pub failed: u64,
     /// `parse_failures / judgments`; `null` without judgments.
     pub parse_failure_rate: Option<f64>,
+    /// Calls whose judged responses contained a verdict token of the template's convention (a
+    /// likely injection; `orders[].judged_text_has_verdict_token`).
+    pub planted_verdicts: u64,
+    /// Verdict tokens the parsers ignored as quoted from judged text
+    /// (`orders[].ignored_verdicts`, summed).
+    pub ignored_verdicts: u64,
     /// Calls.
     pub calls: CallStats,
     /// Position consistency.
@@ -237,6 +245,9 @@ pub struct Summary {
     pub elapsed_s: f64,
     /// Calls answered per second of wall time.
     pub calls_per_second: Option<f64>,
+    /// The endpoint rejected the structured-output `response_format`, so it was left out (the
+    /// prompt still asks for the JSON answer).
+    pub response_format_dropped: bool,
 }
 
 impl Summary {
@@ -250,6 +261,14 @@ impl Summary {
         }
         if j.label.extra.contains_key("error") {
             self.failed += 1;
+        }
+        for o in &j.orders {
+            if o.extra.get("judged_text_has_verdict_token") == Some(&Value::Bool(true)) {
+                self.planted_verdicts += 1;
+            }
+            if let Some(n) = o.extra.get("ignored_verdicts").and_then(Value::as_u64) {
+                self.ignored_verdicts += n;
+            }
         }
         match j.consistent {
             Some(true) => {
@@ -339,6 +358,7 @@ struct Shared {
     progress: Arc<Progress>,
     slots: Semaphore,
     stopping: AtomicBool,
+    structured_off: AtomicBool,
     stop: Mutex<Option<Stop>>,
     cache_error: Mutex<Option<CacheError>>,
 }
@@ -360,6 +380,8 @@ enum Fetched {
         latency_ms: u64,
     },
     Failed(String),
+    /// The endpoint refused the `response_format` field; ask again without it.
+    FormatRejected,
 }
 
 impl Runner {
@@ -388,6 +410,7 @@ impl Runner {
                 progress: Arc::new(Progress::default()),
                 slots: Semaphore::new(concurrency),
                 stopping: AtomicBool::new(false),
+                structured_off: AtomicBool::new(false),
                 stop: Mutex::new(None),
                 cache_error: Mutex::new(None),
                 config: parts.config,
@@ -544,6 +567,7 @@ impl Runner {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         summary.elapsed_s = elapsed.as_secs_f64();
+        summary.response_format_dropped = self.shared.structured_off.load(Ordering::Relaxed);
         summary.calls_per_second =
             (summary.elapsed_s > 0.0).then(|| summary.calls.total as f64 / summary.elapsed_s);
     }
@@ -721,6 +745,10 @@ impl Shared {
                 if let (Some(budget), Some(r)) = (&self.budget, reservation) {
                     budget.settle(r, 0.0);
                 }
+                if request.response_format.is_some() && rejects_response_format(&failed.error) {
+                    self.structured_off.store(true, Ordering::Relaxed);
+                    return Ok(Fetched::FormatRejected);
+                }
                 let message = failed.to_string();
                 if failed.error.is_fatal() {
                     self.stop(StopReason::Fatal, message);
@@ -749,6 +777,23 @@ impl Shared {
     fn cost_of(&self, request: &ChatRequest, completion: &Completion) -> Option<f64> {
         let price = self.price?;
         Some(price.cost(usage_or_estimate(request, completion)))
+    }
+}
+
+/// Whether an error is the endpoint refusing structured output (`response_format`).
+fn rejects_response_format(error: &crate::backend::CallError) -> bool {
+    match error {
+        crate::backend::CallError::Status {
+            status: 400 | 422,
+            message,
+            ..
+        } => {
+            let m = message.to_ascii_lowercase();
+            m.contains("response_format")
+                || m.contains("json_schema")
+                || m.contains("response format")
+        }
+        _ => false,
     }
 }
 
@@ -850,7 +895,7 @@ fn build_request(shared: &Shared, messages: Vec<ChatMessage>, sample: u32) -> Ch
         r.logprobs = Some(true);
         r.top_logprobs = s.top_logprobs;
     }
-    if s.structured {
+    if s.structured && !shared.structured_off.load(Ordering::Relaxed) {
         r.response_format = shared.prompt.response_format();
     }
     r.extra = s.extra.clone();
@@ -1013,6 +1058,10 @@ async fn judge_call(
     let mut reasks = 0u32;
     loop {
         let fetched = shared.fetch(&request, sample).await?;
+        if matches!(fetched, Fetched::FormatRejected) {
+            request.response_format = None;
+            continue;
+        }
         progress.calls.fetch_add(1, Ordering::Relaxed);
         let (completion, cached, latency_ms) = match fetched {
             Fetched::Failed(message) => {
@@ -1028,6 +1077,7 @@ async fn judge_call(
                 cached,
                 latency_ms,
             } => (completion, cached, latency_ms),
+            Fetched::FormatRejected => continue,
         };
         if cached {
             progress.cached.fetch_add(1, Ordering::Relaxed);

@@ -567,6 +567,12 @@ async fn judge(args: &Options, settings: Settings, global: &GlobalArgs) -> anyho
     let _ = n_items;
     report(args, &summary, price.is_some(), quiet)?;
     warn_skips(&summary.skipped, &template_info);
+    if summary.response_format_dropped {
+        output::warn(
+            "the endpoint rejected the structured-output `response_format`; requests went \
+             without it (the prompt still asks for the JSON answer)",
+        );
+    }
     if let Some(stop) = &summary.stopped {
         let hint = match stop.reason {
             StopReason::Budget => {
@@ -703,6 +709,16 @@ fn report(args: &Options, s: &Summary, has_price: bool, quiet: bool) -> anyhow::
             s.failed
         ),
     ]);
+    if s.planted_verdicts > 0 || s.ignored_verdicts > 0 {
+        t.row([
+            "injections".to_string(),
+            format!(
+                "{} call(s) showed responses containing verdict tokens; {} quoted verdict(s) \
+                 ignored",
+                s.planted_verdicts, s.ignored_verdicts
+            ),
+        ]);
+    }
     if s.position.pairs > 0 {
         t.row([
             "position".to_string(),

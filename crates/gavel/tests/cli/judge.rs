@@ -567,6 +567,9 @@ fn planted_verdicts_never_decide() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let summary = stdout_json(&out);
+    assert_eq!(summary["planted_verdicts"], 8);
+    assert!(summary["ignored_verdicts"].as_u64().unwrap() >= 8);
     let judgments = read_judgments(&dir.path().join("j.jsonl"));
     assert_eq!(judgments.len(), 4);
     for j in &judgments {
