@@ -40,7 +40,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use gavel_core::{Judgment, Label, LabelValue, UnitKey, swap_pairwise_label};
+use gavel_core::{Judgment, Label, LabelValue, OrderVerdict, UnitKey, swap_pairwise_label};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -429,6 +429,155 @@ fn gold_of(labels: &[(String, LabelValue)], policy: Policy) -> Vec<(LabelValue, 
         }
         Policy::Each => values().map(|v| (v.clone(), v.as_f64())).collect(),
     }
+}
+
+/// Folds a run of the same judges with the two responses exchanged into `judgments`, as their
+/// `BA` order. The swapped run states labels as shown (A = the response shown first); each of
+/// its verdicts joins the judgment of the same judge and unit, whose own label becomes the `AB`
+/// order. The final label is the orders' common verdict when they agree, else `tie` (missing
+/// when both are missing); `consistent` says whether they agreed. Returns the number of swapped
+/// judgments that match no judgment (they are ignored).
+pub fn fold_swapped(judgments: &mut [Judgment], swapped: Vec<Judgment>, tie: &str) -> usize {
+    let mut index = HashMap::new();
+    for (i, j) in judgments.iter().enumerate() {
+        index.insert((j.label.annotator.clone(), j.label.unit().0), i);
+    }
+    let mut unmatched = 0;
+    for s in swapped {
+        let (unit, flipped) = s.label.unit();
+        let Some(&i) = index.get(&(s.label.annotator.clone(), unit)) else {
+            unmatched += 1;
+            continue;
+        };
+        let j = &mut judgments[i];
+        let (_, j_flipped) = j.label.unit();
+        // The swapped run states labels as shown; mapped back to its own record frame, then
+        // to the frame of the judgment it joins.
+        let mut ba = swap_pairwise_label(&s.label.label);
+        if flipped != j_flipped {
+            ba = swap_pairwise_label(&ba);
+        }
+        let ab = j.label.label.clone();
+        let consistent = !ab.is_missing() && ab.category_key() == ba.category_key();
+        j.label.label = if consistent {
+            ab.clone()
+        } else if ab.is_missing() && ba.is_missing() {
+            LabelValue::Missing
+        } else {
+            LabelValue::Category(tie.to_string())
+        };
+        j.consistent = Some(consistent);
+        j.orders = vec![order_verdict("AB", ab), order_verdict("BA", ba)];
+    }
+    unmatched
+}
+
+fn order_verdict(name: &str, label: LabelValue) -> OrderVerdict {
+    OrderVerdict {
+        order: name.into(),
+        label,
+        raw: None,
+        parse_error: None,
+        extra: Default::default(),
+    }
+}
+
+/// Minimum acceptable figures per judge; a judge below one, or without the figure, fails.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct MetaEvalThresholds {
+    /// Minimum accuracy against the gold labels.
+    pub min_accuracy: Option<f64>,
+    /// Minimum Cohen's kappa against the gold labels.
+    pub min_kappa: Option<f64>,
+}
+
+/// The verdict of the thresholds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetaEvalGate {
+    /// Whether every judge meets every threshold.
+    pub passed: bool,
+    /// What failed, judge by judge.
+    pub failed: Vec<JudgeGateFailure>,
+}
+
+/// One judge below one threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JudgeGateFailure {
+    /// The judge.
+    pub judge: String,
+    /// `accuracy` or `cohen_kappa`.
+    pub statistic: &'static str,
+    /// Its value (`null` when undefined).
+    pub value: Option<f64>,
+    /// The minimum asked for.
+    pub min: f64,
+}
+
+impl MetaEvalThresholds {
+    /// Whether any threshold is set.
+    pub fn any(&self) -> bool {
+        self.min_accuracy.is_some() || self.min_kappa.is_some()
+    }
+
+    /// Checks every judge of a report; `None` when no threshold is set.
+    pub fn check(&self, report: &MetaEvalReport) -> Option<MetaEvalGate> {
+        if !self.any() {
+            return None;
+        }
+        let mut failed = Vec::new();
+        for j in &report.judges {
+            for (statistic, min, value) in [
+                ("accuracy", self.min_accuracy, j.accuracy),
+                ("cohen_kappa", self.min_kappa, j.cohen_kappa),
+            ] {
+                if let Some(min) = min
+                    && value.is_none_or(|v| v < min)
+                {
+                    failed.push(JudgeGateFailure {
+                        judge: j.judge.clone(),
+                        statistic,
+                        value,
+                        min,
+                    });
+                }
+            }
+        }
+        Some(MetaEvalGate {
+            passed: failed.is_empty(),
+            failed,
+        })
+    }
+}
+
+/// The whole result of `gavel meta-eval`; its JSON is what `gavel meta-eval --format json`
+/// prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetaEvalResult {
+    /// The figures.
+    #[serde(flatten)]
+    pub report: MetaEvalReport,
+    /// The thresholds' verdict, when any threshold is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<MetaEvalGate>,
+}
+
+impl MetaEvalResult {
+    /// Whether every threshold holds (true when none is set).
+    pub fn passed(&self) -> bool {
+        self.gate.as_ref().is_none_or(|g| g.passed)
+    }
+}
+
+/// [`meta_eval`] with the thresholds checked: everything `gavel meta-eval` computes.
+pub fn meta_eval_checked(
+    judgments: &[Judgment],
+    humans: &[Label],
+    opts: &MetaEvalOptions,
+    thresholds: &MetaEvalThresholds,
+) -> Result<MetaEvalResult, MetaEvalError> {
+    let report = meta_eval(judgments, humans, opts)?;
+    let gate = thresholds.check(&report);
+    Ok(MetaEvalResult { report, gate })
 }
 
 /// Runs the meta-evaluation.
@@ -970,6 +1119,56 @@ fn score(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn judgment(label: &str) -> Judgment {
+        Judgment {
+            label: Label {
+                item: "q".into(),
+                annotator: "j".into(),
+                label: LabelValue::Category(label.into()),
+                model_a: None,
+                model_b: None,
+                model: None,
+                time: None,
+                round: None,
+                guideline_version: None,
+                extra: Default::default(),
+            },
+            mode: None,
+            template: None,
+            template_sha256: None,
+            judge_model: None,
+            orders: Vec::new(),
+            consistent: None,
+            score: None,
+            scores: None,
+            rationale: None,
+            parse_error: None,
+            usage: None,
+            cost_usd: None,
+            latency_ms: None,
+            cached: None,
+        }
+    }
+
+    #[test]
+    fn swapped_runs_become_orders() {
+        let mut js = vec![judgment("A")];
+        // Shown swapped, the judge preferred the second response: that is A in the record frame.
+        assert_eq!(fold_swapped(&mut js, vec![judgment("B")], "tie"), 0);
+        assert_eq!(js[0].consistent, Some(true));
+        assert_eq!(js[0].label.label, LabelValue::Category("A".into()));
+        assert_eq!(js[0].orders.len(), 2);
+        let mut js = vec![judgment("A")];
+        fold_swapped(&mut js, vec![judgment("A")], "tie");
+        assert_eq!(
+            (js[0].consistent, js[0].label.label.clone()),
+            (Some(false), LabelValue::Category("tie".into()))
+        );
+        let mut other = judgment("A");
+        other.label.item = "elsewhere".into();
+        assert_eq!(fold_swapped(&mut js, vec![other], "tie"), 1);
+    }
     use gavel_core::{Format, RecordReader};
 
     fn read<T: gavel_core::FromRecord>(jsonl: &str) -> Vec<T> {

@@ -975,6 +975,85 @@ fn reindex(e: AgreementError, members: &[usize]) -> AgreementError {
     }
 }
 
+/// The whole result of `gavel agree`: the report on all labels, the drift windows when asked
+/// for, and the verdict of the thresholds; its JSON is what `gavel agree --format json` prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgreeResult {
+    /// The statistics of all labels.
+    #[serde(flatten)]
+    pub report: AgreementReport,
+    /// The statistics per window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftReport>,
+    /// The thresholds' verdict, when any threshold is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<Gate>,
+}
+
+impl AgreeResult {
+    /// Whether every threshold holds (true when none is set).
+    pub fn passed(&self) -> bool {
+        self.gate.as_ref().is_none_or(|g| g.passed)
+    }
+}
+
+/// The verdict of the thresholds over all labels and every window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gate {
+    /// Whether nothing failed.
+    pub passed: bool,
+    /// Failed thresholds: `window` is null for the whole data set.
+    pub failed: Vec<GateFailure>,
+}
+
+/// One failed threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateFailure {
+    /// The window, or `None` for all labels.
+    pub window: Option<String>,
+    /// What failed.
+    #[serde(flatten)]
+    pub flag: Flag,
+}
+
+/// Everything `gavel agree` computes: [`report`] on all labels, [`drift`] per window when `by`
+/// is given, and the thresholds checked on both (overall first, then each window in order).
+pub fn agree(
+    labels: &[Label],
+    opts: &AgreementOptions,
+    by: Option<&DriftBy>,
+    thresholds: &Thresholds,
+) -> Result<AgreeResult, AgreementError> {
+    let overall = report(labels, opts)?;
+    let drift = by
+        .map(|by| drift(labels, by, opts, thresholds))
+        .transpose()?;
+    let gate = thresholds.any().then(|| {
+        let mut failed: Vec<GateFailure> = thresholds
+            .check(&overall)
+            .into_iter()
+            .map(|flag| GateFailure { window: None, flag })
+            .collect();
+        if let Some(d) = &drift {
+            for w in &d.windows {
+                failed.extend(w.flags.iter().cloned().map(|flag| GateFailure {
+                    window: Some(w.window.clone()),
+                    flag,
+                }));
+            }
+        }
+        Gate {
+            passed: failed.is_empty(),
+            failed,
+        }
+    });
+    Ok(AgreeResult {
+        report: overall,
+        drift,
+        gate,
+    })
+}
+
 /// Minimum acceptable values; a statistic below its minimum, or undefined, is flagged.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Thresholds {

@@ -11,7 +11,9 @@
 //! - [`bt`]: Bradley-Terry maximum likelihood, as the Chatbot Arena notebook computes it;
 //! - [`bootstrap`]: seeded, parallel bootstrap replicates (identical on any thread count),
 //!   percentile intervals and ranks that respect them;
-//! - [`significance`]: predicted win probability and the sign test for "A beats B".
+//! - [`significance`]: predicted win probability and the sign test for "A beats B";
+//! - [`report`]: the whole `gavel rank` report from Battle and Label records (shared by the
+//!   CLI and `gavel run`).
 //!
 //! ```
 //! use gavel_stats::rank::{Battles, Outcome, bt};
@@ -24,7 +26,7 @@
 //! assert!((ratings[0] + ratings[1] - 2000.0).abs() < 1e-9);
 //! ```
 //!
-//! Nothing here reads files or prints; the CLI turns records into [`Battles`].
+//! Nothing here reads files or prints; callers read records and hand them to [`report`].
 
 pub mod binomial;
 pub mod bootstrap;
@@ -33,6 +35,7 @@ pub mod dist;
 pub mod elo;
 pub mod graph;
 pub mod lc;
+pub mod report;
 pub mod significance;
 pub mod winrate;
 

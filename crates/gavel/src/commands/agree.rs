@@ -7,11 +7,10 @@ use anyhow::Context;
 use gavel_core::{ItemColumn, Label, LabelValue, Location, RecordReader, WideSpec};
 use gavel_stats::agreement::Level;
 use gavel_stats::agreement::report::{
-    AgreementOptions, AgreementReport, DriftBy, DriftReport, Duplicates, Flag, SingleLabels,
-    Thresholds, drift, report,
+    AgreementOptions, AgreementReport, DriftBy, DriftReport, Duplicates, SingleLabels, Thresholds,
+    agree,
 };
 use gavel_stats::bootstrap::{BootstrapConfig, Interval};
-use serde::Serialize;
 
 use crate::output::{OutputFormat, Table, fixed, note, print_json, print_text, warn};
 use crate::{GlobalArgs, Outcome, UsageError};
@@ -295,30 +294,6 @@ pub(crate) fn locate(
     }
 }
 
-#[derive(Debug, Serialize)]
-struct Output<'a> {
-    #[serde(flatten)]
-    report: &'a AgreementReport,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    drift: Option<&'a DriftReport>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    gate: Option<Gate>,
-}
-
-#[derive(Debug, Serialize)]
-struct Gate {
-    passed: bool,
-    /// Failed thresholds: `window` is null for the whole data set.
-    failed: Vec<GateFailure>,
-}
-
-#[derive(Debug, Serialize)]
-struct GateFailure {
-    window: Option<String>,
-    #[serde(flatten)]
-    flag: Flag,
-}
-
 /// Runs the command.
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let args = *args.inner;
@@ -360,57 +335,31 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         min_cohen_kappa: args.min_cohen,
         min_items: args.min_items,
     };
-    let overall = report(&labels, &opts).map_err(|e| locate(e, &origins))?;
-    let drift_report = match args.by.as_deref() {
-        None => None,
-        Some(by) => {
-            let by = match by {
-                "time" => DriftBy::Time {
-                    window_secs: args.window,
-                },
-                "round" => DriftBy::Round,
-                _ => DriftBy::GuidelineVersion,
-            };
-            let d = drift(&labels, &by, &opts, &thresholds).map_err(|e| locate(e, &origins))?;
-            if d.n_without_key > 0 {
-                warn(&format!(
-                    "{} label(s) have no `{}` and are left out of the windows",
-                    d.n_without_key, d.by
-                ));
-            }
-            Some(d)
-        }
-    };
-    let gate = thresholds.any().then(|| {
-        let mut failed: Vec<GateFailure> = thresholds
-            .check(&overall)
-            .into_iter()
-            .map(|flag| GateFailure { window: None, flag })
-            .collect();
-        if let Some(d) = &drift_report {
-            for w in &d.windows {
-                failed.extend(w.flags.iter().cloned().map(|flag| GateFailure {
-                    window: Some(w.window.clone()),
-                    flag,
-                }));
-            }
-        }
-        Gate {
-            passed: failed.is_empty(),
-            failed,
-        }
+    let by = args.by.as_deref().map(|by| match by {
+        "time" => DriftBy::Time {
+            window_secs: args.window,
+        },
+        "round" => DriftBy::Round,
+        _ => DriftBy::GuidelineVersion,
     });
-    let passed = gate.as_ref().is_none_or(|g| g.passed);
+    let result =
+        agree(&labels, &opts, by.as_ref(), &thresholds).map_err(|e| locate(e, &origins))?;
+    if let Some(d) = &result.drift
+        && d.n_without_key > 0
+    {
+        warn(&format!(
+            "{} label(s) have no `{}` and are left out of the windows",
+            d.n_without_key, d.by
+        ));
+    }
+    let passed = result.passed();
+    let overall = &result.report;
 
     match args.format {
-        OutputFormat::Json => print_json(&Output {
-            report: &overall,
-            drift: drift_report.as_ref(),
-            gate,
-        })?,
+        OutputFormat::Json => print_json(&result)?,
         OutputFormat::Text => {
-            print_text(&render(&overall, drift_report.as_ref(), args.confidence))?;
-            if let Some(g) = &gate {
+            print_text(&render(overall, result.drift.as_ref(), args.confidence))?;
+            if let Some(g) = &result.gate {
                 for f in &g.failed {
                     let scope = f
                         .window

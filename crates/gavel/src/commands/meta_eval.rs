@@ -4,16 +4,14 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use gavel_core::{
-    FromRecord, Judgment, Label, LabelValue, Location, OrderVerdict, ReadError, RecordReader,
-};
+use gavel_core::{FromRecord, Judgment, Label, Location, ReadError, RecordReader};
 use gavel_stats::agreement::report::Duplicates;
 use gavel_stats::bootstrap::{BootstrapConfig, Interval};
 use gavel_stats::classification::ZeroDivision;
 use gavel_stats::meta_eval::{
-    JudgeReport, MetaEvalOptions, MetaEvalReport, Policy, Unparsed, meta_eval,
+    JudgeReport, MetaEvalOptions, MetaEvalReport, MetaEvalThresholds, Policy, Unparsed,
+    fold_swapped, meta_eval_checked,
 };
-use serde::Serialize;
 
 use super::agree::{LabelSource, ValueMap, parse_level_of_confidence};
 use crate::output::{OutputFormat, Table, fixed, note, print_json, print_text, warn};
@@ -195,74 +193,6 @@ fn read_judgments(
     Ok(())
 }
 
-/// Folds a swapped run into the judgments as their `BA` order.
-fn fold_swapped(judgments: &mut [Judgment], swapped: Vec<Judgment>, tie: &str) -> usize {
-    let mut index = std::collections::HashMap::new();
-    for (i, j) in judgments.iter().enumerate() {
-        index.insert((j.label.annotator.clone(), j.label.unit().0), i);
-    }
-    let mut unmatched = 0;
-    for s in swapped {
-        let (unit, flipped) = s.label.unit();
-        let Some(&i) = index.get(&(s.label.annotator.clone(), unit)) else {
-            unmatched += 1;
-            continue;
-        };
-        let j = &mut judgments[i];
-        let (_, j_flipped) = j.label.unit();
-        // The swapped run states labels as shown; mapped back to its own record frame, then
-        // to the frame of the judgment it joins.
-        let mut ba = gavel_core::swap_pairwise_label(&s.label.label);
-        if flipped != j_flipped {
-            ba = gavel_core::swap_pairwise_label(&ba);
-        }
-        let ab = j.label.label.clone();
-        let consistent = !ab.is_missing() && ab.category_key() == ba.category_key();
-        j.label.label = if consistent {
-            ab.clone()
-        } else if ab.is_missing() && ba.is_missing() {
-            LabelValue::Missing
-        } else {
-            LabelValue::Category(tie.to_string())
-        };
-        j.consistent = Some(consistent);
-        j.orders = vec![order("AB", ab), order("BA", ba)];
-    }
-    unmatched
-}
-
-fn order(name: &str, label: LabelValue) -> OrderVerdict {
-    OrderVerdict {
-        order: name.into(),
-        label,
-        raw: None,
-        parse_error: None,
-        extra: Default::default(),
-    }
-}
-
-#[derive(Debug, Serialize)]
-struct Output<'a> {
-    #[serde(flatten)]
-    report: &'a MetaEvalReport,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    gate: Option<Gate>,
-}
-
-#[derive(Debug, Serialize)]
-struct Gate {
-    passed: bool,
-    failed: Vec<GateFailure>,
-}
-
-#[derive(Debug, Serialize)]
-struct GateFailure {
-    judge: String,
-    statistic: &'static str,
-    value: Option<f64>,
-    min: f64,
-}
-
 /// Runs the command.
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let args = *args.inner;
@@ -322,7 +252,11 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
             level: args.confidence,
         },
     };
-    let report = meta_eval(&judgments, &humans, &opts).map_err(|e| {
+    let thresholds = MetaEvalThresholds {
+        min_accuracy: args.min_accuracy,
+        min_kappa: args.min_kappa,
+    };
+    let result = meta_eval_checked(&judgments, &humans, &opts, &thresholds).map_err(|e| {
         let (i, judged) = e.index();
         let origins = if judged {
             &judge_origins
@@ -334,43 +268,17 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
             None => anyhow::anyhow!("{e}"),
         }
     })?;
+    let report = &result.report;
     if report.judges.iter().all(|j| j.n == 0) {
         warn("no judged item has a gold label: check that judges and humans use the same item ids");
     }
 
-    let gate = (args.min_accuracy.is_some() || args.min_kappa.is_some()).then(|| {
-        let mut failed = Vec::new();
-        for j in &report.judges {
-            for (statistic, min, value) in [
-                ("accuracy", args.min_accuracy, j.accuracy),
-                ("cohen_kappa", args.min_kappa, j.cohen_kappa),
-            ] {
-                if let Some(min) = min
-                    && value.is_none_or(|v| v < min)
-                {
-                    failed.push(GateFailure {
-                        judge: j.judge.clone(),
-                        statistic,
-                        value,
-                        min,
-                    });
-                }
-            }
-        }
-        Gate {
-            passed: failed.is_empty(),
-            failed,
-        }
-    });
-    let passed = gate.as_ref().is_none_or(|g| g.passed);
+    let passed = result.passed();
     match args.format {
-        OutputFormat::Json => print_json(&Output {
-            report: &report,
-            gate,
-        })?,
+        OutputFormat::Json => print_json(&result)?,
         OutputFormat::Text => {
-            print_text(&render(&report, args.confidence))?;
-            if let Some(g) = &gate {
+            print_text(&render(report, args.confidence))?;
+            if let Some(g) = &result.gate {
                 for f in &g.failed {
                     warn(&format!(
                         "{}: {} is {} (minimum {})",
@@ -492,41 +400,4 @@ fn render(r: &MetaEvalReport, confidence: f64) -> String {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn swapped_runs_become_orders() {
-        let mk = |label: &str| {
-            judgment_from_label(Label {
-                item: "q".into(),
-                annotator: "j".into(),
-                label: LabelValue::Category(label.into()),
-                model_a: None,
-                model_b: None,
-                model: None,
-                time: None,
-                round: None,
-                guideline_version: None,
-                extra: Default::default(),
-            })
-        };
-        let mut js = vec![mk("A")];
-        // Shown swapped, the judge preferred the second response: that is A in the record frame.
-        assert_eq!(fold_swapped(&mut js, vec![mk("B")], "tie"), 0);
-        assert_eq!(js[0].consistent, Some(true));
-        assert_eq!(js[0].label.label, LabelValue::Category("A".into()));
-        let mut js = vec![mk("A")];
-        fold_swapped(&mut js, vec![mk("A")], "tie");
-        assert_eq!(
-            (js[0].consistent, js[0].label.label.clone()),
-            (Some(false), LabelValue::Category("tie".into()))
-        );
-        let mut other = mk("A");
-        other.label.item = "elsewhere".into();
-        assert_eq!(fold_swapped(&mut js, vec![other], "tie"), 1);
-    }
 }
