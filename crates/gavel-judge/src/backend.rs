@@ -136,6 +136,10 @@ pub struct Completion {
     /// The model the endpoint says answered (often a dated version of the requested name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// The backend configuration the endpoint reports (`system_fingerprint`), when it does:
+    /// a change means the same model name may answer differently.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_fingerprint: Option<String>,
 }
 
 impl Completion {
@@ -893,6 +897,8 @@ struct WireResponse {
     usage: Option<WireUsage>,
     #[serde(default)]
     model: Option<String>,
+    #[serde(default)]
+    system_fingerprint: Option<String>,
     #[serde(flatten)]
     _extra: Map<String, Value>,
 }
@@ -985,6 +991,7 @@ fn decode_openai(bytes: &[u8]) -> Result<Completion, String> {
         usage: wire.usage.as_ref().map(WireUsage::usage),
         logprobs: choice.logprobs.filter(|v| !v.is_null()),
         model: wire.model,
+        system_fingerprint: wire.system_fingerprint.filter(|f| !f.is_empty()),
     })
 }
 
@@ -1051,6 +1058,7 @@ fn decode_anthropic(bytes: &[u8]) -> Result<Completion, String> {
         usage: wire.usage.as_ref().map(WireUsage::usage),
         logprobs: None,
         model: wire.model,
+        system_fingerprint: None,
     })
 }
 

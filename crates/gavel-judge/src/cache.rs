@@ -392,6 +392,7 @@ mod tests {
             }),
             logprobs: None,
             model: Some("m-2025".into()),
+            system_fingerprint: None,
         }
     }
 

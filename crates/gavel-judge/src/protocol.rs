@@ -212,6 +212,8 @@ pub struct CallTotals {
     pub cached: Option<bool>,
     /// The model the endpoint reported, when it named one.
     pub reported_model: Option<String>,
+    /// The endpoint's `system_fingerprint`, when it reported one.
+    pub system_fingerprint: Option<String>,
 }
 
 fn base_judgment(
@@ -232,7 +234,12 @@ fn base_judgment(
             time: None,
             round: None,
             guideline_version: None,
-            extra: Map::new(),
+            extra: match &totals.system_fingerprint {
+                Some(f) => {
+                    Map::from_iter([("system_fingerprint".to_string(), Value::from(f.clone()))])
+                }
+                None => Map::new(),
+            },
         },
         mode: Some(kind.mode().to_string()),
         template: Some(info.template.clone()),
@@ -513,6 +520,12 @@ pub fn scores_pair_judgment(
             _ => None,
         },
         reported_model: a.judge_model.clone(),
+        system_fingerprint: a
+            .label
+            .extra
+            .get("system_fingerprint")
+            .and_then(Value::as_str)
+            .map(str::to_string),
     };
     let mut j = base_judgment(
         info,

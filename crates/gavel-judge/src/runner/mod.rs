@@ -977,6 +977,7 @@ struct Totals {
     calls: u32,
     cached: u32,
     reported_model: Option<String>,
+    system_fingerprint: Option<String>,
 }
 
 impl Totals {
@@ -1010,6 +1011,9 @@ impl Totals {
         if self.reported_model.is_none() {
             self.reported_model = other.reported_model;
         }
+        if self.system_fingerprint.is_none() {
+            self.system_fingerprint = other.system_fingerprint;
+        }
     }
 
     fn finish(self) -> CallTotals {
@@ -1019,6 +1023,7 @@ impl Totals {
             latency_ms: Some(self.latency_ms),
             cached: (self.calls > 0).then_some(self.cached == self.calls),
             reported_model: self.reported_model,
+            system_fingerprint: self.system_fingerprint,
         }
     }
 }
@@ -1096,6 +1101,9 @@ async fn judge_call(
         );
         if totals.reported_model.is_none() {
             totals.reported_model = completion.model.clone();
+        }
+        if totals.system_fingerprint.is_none() {
+            totals.system_fingerprint = completion.system_fingerprint.clone();
         }
         let truncated = completion.truncated();
         if truncated {

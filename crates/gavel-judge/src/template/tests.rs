@@ -51,6 +51,7 @@ fn answer(text: &str) -> Completion {
         usage: None,
         logprobs: None,
         model: None,
+        system_fingerprint: None,
     }
 }
 
