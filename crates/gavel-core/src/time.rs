@@ -115,6 +115,34 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     )
 }
 
+/// Parses `7d`, `12h`, `30m`, `2w`, `3600s` (or a bare number of seconds) into seconds.
+pub fn parse_window(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a window length like 7d or 12h"))?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => {
+            return Err(format!(
+                "unknown unit `{unit}` in `{s}` (use s, m, h, d or w)"
+            ));
+        }
+    };
+    if n <= 0 {
+        return Err("the window must be longer than zero".into());
+    }
+    Ok(n * secs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

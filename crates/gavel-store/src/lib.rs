@@ -408,6 +408,54 @@ impl Store {
         .map(|n| n > 0)
     }
 
+    /// Takes a finished stage over from an earlier run (the one being resumed), in one
+    /// transaction: its results, and for a `judge:<name>` stage that judge's judgments and
+    /// provenance; the stage is then marked done in `to`.
+    pub fn adopt_stage(&mut self, from: &str, to: &str, stage: &str) -> Result<(), StoreError> {
+        let t = now();
+        self.sql_tx(|tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO results (run_id, stage, key, value_json)
+                 SELECT ?2, stage, key, value_json FROM results WHERE run_id = ?1 AND stage = ?3",
+                params![from, to, stage],
+            )?;
+            if let Some(judge) = stage.strip_prefix("judge:") {
+                tx.execute(
+                    "DELETE FROM judgments WHERE run_id = ?1 AND judge = ?2",
+                    params![to, judge],
+                )?;
+                tx.execute(
+                    "INSERT INTO judgments (run_id, judge, seq, record_json)
+                     SELECT ?2, judge, seq, record_json FROM judgments WHERE run_id = ?1 AND judge = ?3",
+                    params![from, to, judge],
+                )?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO run_judges (run_id, judge, kind, template, template_sha256, judge_model, reported_models, system_fingerprints, endpoint, settings_json)
+                     SELECT ?2, judge, kind, template, template_sha256, judge_model, reported_models, system_fingerprints, endpoint, settings_json
+                     FROM run_judges WHERE run_id = ?1 AND judge = ?3",
+                    params![from, to, judge],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO stages (run_id, stage, status, started_at, finished_at) VALUES (?1, ?2, 'done', ?3, ?3)
+                 ON CONFLICT (run_id, stage) DO UPDATE SET status = 'done', finished_at = ?3",
+                params![to, stage, t],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The stages of a run: `(stage, status)` in the order they started.
+    pub fn stages(&self, run: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.sql(|c| {
+            let mut stmt = c.prepare(
+                "SELECT stage, status FROM stages WHERE run_id = ?1 ORDER BY started_at, rowid",
+            )?;
+            let rows = stmt.query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
     /// Stores the items of a run (replacing any stored before), in one transaction.
     pub fn put_items<'a>(
         &mut self,
@@ -753,6 +801,32 @@ mod tests {
             gavel_version: "0.1.0".into(),
             resumed_from: None,
         }
+    }
+
+    #[test]
+    fn a_resumed_run_adopts_finished_stages_only() {
+        let mut s = Store::open_in_memory().unwrap();
+        let old = s.create_run(&new_run("h")).unwrap();
+        s.start_stage(&old, "judge:j").unwrap();
+        s.put_judgments(&old, "j", [json!({"item": "q1"})].iter())
+            .unwrap();
+        s.put_result(&old, "judge:j", "stats", &json!({"calls": 3}))
+            .unwrap();
+        s.finish_stage(&old, "judge:j").unwrap();
+        s.start_stage(&old, "ranking").unwrap();
+        let new = s.create_run(&new_run("h")).unwrap();
+        s.adopt_stage(&old, &new, "judge:j").unwrap();
+        assert!(s.stage_done(&new, "judge:j").unwrap());
+        assert!(!s.stage_done(&new, "ranking").unwrap());
+        assert_eq!(s.judgments(&new, "j").unwrap(), [json!({"item": "q1"})]);
+        assert_eq!(
+            s.result(&new, "judge:j", "stats").unwrap(),
+            Some(json!({"calls": 3}))
+        );
+        assert_eq!(
+            s.stages(&new).unwrap(),
+            [("judge:j".to_string(), "done".to_string())]
+        );
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub struct AgreeArgs {
     #[arg(long, value_parser = ["time", "round", "guideline_version"])]
     pub by: Option<String>,
     /// Drift over time: window length (`7d`, `12h`, `30m`, `2w`, `3600s`).
-    #[arg(long, default_value = "7d", value_parser = parse_window)]
+    #[arg(long, default_value = "7d", value_parser = gavel_core::time::parse_window)]
     pub window: i64,
     /// Gate: Krippendorff's alpha at least this (overall and in every window), else exit 3.
     #[arg(long, value_name = "X")]
@@ -144,34 +144,6 @@ pub(crate) fn parse_level_of_confidence(s: &str) -> Result<f64, String> {
     } else {
         Err("expected a level between 0 and 1, e.g. 0.95".into())
     }
-}
-
-/// Parses `7d`, `12h`, `30m`, `2w`, `3600s` (or a bare number of seconds) into seconds.
-pub(crate) fn parse_window(s: &str) -> Result<i64, String> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, "s"),
-    };
-    let n: i64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a window length like 7d or 12h"))?;
-    let secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => {
-            return Err(format!(
-                "unknown unit `{unit}` in `{s}` (use s, m, h, d or w)"
-            ));
-        }
-    };
-    if n <= 0 {
-        return Err("the window must be longer than zero".into());
-    }
-    Ok(n * secs)
 }
 
 /// Value rewrites from `--map` options.
@@ -508,6 +480,7 @@ mod tests {
 
     #[test]
     fn windows_parse() {
+        use gavel_core::time::parse_window;
         assert_eq!(parse_window("7d"), Ok(7 * 86_400));
         assert_eq!(parse_window("12h"), Ok(12 * 3600));
         assert_eq!(parse_window("90"), Ok(90));
