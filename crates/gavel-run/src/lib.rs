@@ -2,14 +2,20 @@
 //! meta-evaluation, ranking) wired from the library crates, the quality gates, and the
 //! self-contained HTML report with its JSON summary, so the CLI stays thin.
 //!
-//! Key types: [`config::LoadedConfig`] (the checked config), [`report`] (the report renderer).
+//! Key types: [`config::LoadedConfig`] (the checked config), [`pipeline::run`] (one whole run,
+//! stored in gavel-store), [`report`] (the report renderer), [`gates`] (quality gates).
 //!
 //! This crate does not print and does not read the environment: the CLI passes an environment
 //! lookup for `${NAME}` expansion and progress callbacks.
 
 pub mod config;
-
+pub mod gates;
+pub mod llm;
+pub mod metric_judge;
+pub mod pipeline;
+pub mod ranking;
 pub mod report;
+pub mod scores;
 pub mod svg;
 
 use sha2::{Digest, Sha256};

@@ -353,7 +353,7 @@ fn view_agreement(agree: &Value) -> Value {
         let points: Vec<SeriesPoint> = windows
             .iter()
             .map(|w| SeriesPoint {
-                label: str_of(w.get("window")),
+                label: window_label(&str_of(w.get("window"))),
                 value: figure(w, &stat)
                     .0
                     .and_then(Value::as_f64)
@@ -375,6 +375,17 @@ fn view_agreement(agree: &Value) -> Value {
         "caption": format!("{n_labels} labels from {n_ann} annotators on {n_items} units; 95% bootstrap intervals over units."),
         "headline": headline, "pairs": pairs, "annotators": annotators, "drift_svg": drift_svg, "drift_caption": drift_caption,
     })
+}
+
+/// A short axis label: the start date of a time window (`2025-10-05T00:00:00Z/...` becomes
+/// `2025-10-05`), other windows as they are.
+fn window_label(window: &str) -> String {
+    match window.split_once('/') {
+        Some((start, _)) if start.len() >= 10 && start.as_bytes().get(4) == Some(&b'-') => {
+            start[..10].to_string()
+        }
+        _ => window.to_string(),
+    }
 }
 
 fn view_example(e: &Value) -> Value {

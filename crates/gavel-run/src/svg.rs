@@ -168,11 +168,13 @@ pub fn window_chart(points: &[SeriesPoint], threshold: Option<f64>, title: &str)
     let plot_w = w - left - 16.0;
     let plot_h = h - top - bottom;
     let n = points.len().max(1);
+    // Points stand in from the plot's edges, so the first and last labels fit.
+    let inset = 40.0;
     let x = |i: usize| {
         left + if n == 1 {
             plot_w / 2.0
         } else {
-            plot_w * i as f64 / (n - 1) as f64
+            inset + (plot_w - 2.0 * inset) * i as f64 / (n - 1) as f64
         }
     };
     let y = |v: f64| top + plot_h - (v - lo) / (hi - lo) * plot_h;
@@ -219,6 +221,13 @@ pub fn window_chart(points: &[SeriesPoint], threshold: Option<f64>, title: &str)
     }
     for (i, p) in points.iter().enumerate() {
         if let Some(v) = p.value {
+            let _ = write!(
+                s,
+                r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" class="tick">{v:.2}{}</text>"#,
+                x(i),
+                y(v) - 9.0,
+                if p.flagged { " (below)" } else { "" }
+            );
             if p.flagged {
                 let (cx, cy) = (x(i), y(v));
                 let _ = write!(

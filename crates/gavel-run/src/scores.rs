@@ -1,0 +1,120 @@
+//! Metric documents in the `gavel metrics` JSON shape (CONTRACT.md), computed with
+//! gavel-metrics: corpus figures for a model's responses, and one sentence-level figure for the
+//! metric judge.
+
+use gavel_metrics::rouge::{RougeOptions, RougeScore, RougeScorer, RougeTokenizer, RougeType};
+use gavel_metrics::squad;
+use serde_json::{Map, Value, json};
+
+/// Options shared by the metrics.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsOptions {
+    /// ROUGE: stem with rouge-score's Porter stemmer.
+    pub stemmer: bool,
+    /// ROUGE: the Unicode-aware tokenizer instead of rouge-score's ASCII one.
+    pub unicode: bool,
+}
+
+impl MetricsOptions {
+    fn rouge(&self) -> RougeOptions {
+        RougeOptions {
+            use_stemmer: self.stemmer,
+            tokenizer: if self.unicode {
+                RougeTokenizer::Unicode
+            } else {
+                RougeTokenizer::Default
+            },
+            split_summaries: false,
+        }
+    }
+}
+
+/// A hypothesis with its references.
+#[derive(Debug, Clone)]
+pub struct PairRef<'a> {
+    /// The hypothesis (a model's response).
+    pub hypothesis: &'a str,
+    /// The references.
+    pub references: Vec<&'a str>,
+}
+
+/// A metric the run cannot compute.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("unknown metric `{0}`")]
+pub struct UnknownMetric(pub String);
+
+fn rouge_json(s: RougeScore) -> Value {
+    json!({"precision": s.precision, "recall": s.recall, "fmeasure": s.fmeasure})
+}
+
+/// The corpus document of `pairs` for the named metrics, e.g. `{"n": 30, "rougeL":
+/// {"precision", "recall", "fmeasure"}, "token_f1": {"score"}}`.
+pub fn corpus(
+    pairs: &[PairRef<'_>],
+    names: &[String],
+    options: &MetricsOptions,
+) -> Result<Value, UnknownMetric> {
+    let mut doc = Map::new();
+    doc.insert("n".into(), json!(pairs.len()));
+    let n = pairs.len().max(1) as f64;
+    for name in names {
+        let value = match name.as_str() {
+            "bleu" | "chrf" | "chrf++" | "ter" => sacrebleu_corpus(name, pairs)?,
+            "exact_match" | "token_f1" => {
+                let f = if name == "exact_match" {
+                    squad::exact_match
+                } else {
+                    squad::token_f1
+                };
+                let sum: f64 = pairs.iter().map(|p| f(p.hypothesis, &p.references)).sum();
+                json!({"score": 100.0 * sum / n})
+            }
+            other => {
+                let t: RougeType = other.parse().map_err(|_| UnknownMetric(other.into()))?;
+                let scorer = RougeScorer::new(&[t], options.rouge());
+                let mut total = RougeScore::default();
+                for p in pairs {
+                    let s = scorer.score_multi(&p.references, p.hypothesis)[0];
+                    total.precision += s.precision;
+                    total.recall += s.recall;
+                    total.fmeasure += s.fmeasure;
+                }
+                rouge_json(RougeScore {
+                    precision: total.precision / n,
+                    recall: total.recall / n,
+                    fmeasure: total.fmeasure / n,
+                })
+            }
+        };
+        doc.insert(name.clone(), value);
+    }
+    Ok(Value::Object(doc))
+}
+
+/// One sentence-level figure of a hypothesis against its references, on the metric's own scale
+/// (ROUGE F-measure 0-1; the others as `gavel metrics --per-item` writes them).
+pub fn sentence(
+    name: &str,
+    hypothesis: &str,
+    references: &[&str],
+    options: &MetricsOptions,
+) -> Result<f64, UnknownMetric> {
+    match name {
+        "bleu" | "chrf" | "chrf++" | "ter" => sacrebleu_sentence(name, hypothesis, references),
+        "exact_match" => Ok(100.0 * squad::exact_match(hypothesis, references)),
+        "token_f1" => Ok(100.0 * squad::token_f1(hypothesis, references)),
+        other => {
+            let t: RougeType = other.parse().map_err(|_| UnknownMetric(other.into()))?;
+            let scorer = RougeScorer::new(&[t], options.rouge());
+            Ok(scorer.score_multi(references, hypothesis)[0].fmeasure)
+        }
+    }
+}
+
+fn sacrebleu_corpus(name: &str, _pairs: &[PairRef<'_>]) -> Result<Value, UnknownMetric> {
+    Err(UnknownMetric(name.into()))
+}
+
+fn sacrebleu_sentence(name: &str, _h: &str, _r: &[&str]) -> Result<f64, UnknownMetric> {
+    Err(UnknownMetric(name.into()))
+}
