@@ -174,6 +174,7 @@ def agreement_cases():
     cases.append(agreement_case("no_variance_in_pairable_units", [[1, 1, 2], [1, 1, n]]))
     cases.append(agreement_case("perfect_agreement", [[1, 2, 3, 1], [1, 2, 3, 1]]))
     cases.append(agreement_case("all_missing_but_singletons", [[1, n, n], [n, 2, n], [n, n, 3]]))
+    cases.append(agreement_case("all_missing", [[n, n, n], [n, n, n]]))
     cases.append(agreement_case("two_items", [[1, 2], [1, 1]]))
     cases.append(agreement_case("two_items_disagree", [[1, 2], [2, 1]]))
     cases.append(agreement_case("complete_two_annotators", [[1, 2, 3, 1, 2, 3, 1], [1, 3, 3, 1, 2, 2, 2]]))

@@ -45,10 +45,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::agreement::report::Duplicates;
-use crate::agreement::{Undefined, Weighting, cohen_kappa_from_table};
+use crate::agreement::{Undefined, Weighting, cohen_kappa_analytic, cohen_kappa_from_table};
 use crate::bootstrap::{BootstrapConfig, Interval, map_weights, percentile_interval};
 use crate::classification::{ZeroDivision, report_from_confusion};
-use crate::correlation::{TauVariant, kendall_tau, pearson, spearman};
+use crate::correlation::{TauVariant, fisher_interval, kendall_tau, pearson, spearman};
 
 /// How human labels become the gold standard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -196,6 +196,14 @@ pub struct JudgeReport {
     pub confusion: Confusion,
     /// Cohen's kappa against gold.
     pub cohen_kappa: Option<f64>,
+    /// Asymptotic standard error of `cohen_kappa` (statsmodels' `std_kappa`; treats every
+    /// comparison as independent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cohen_kappa_se: Option<f64>,
+    /// Analytic (Wald) interval of `cohen_kappa` at the confidence level (statsmodels'
+    /// `kappa_low`, `kappa_upp`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cohen_kappa_ci_analytic: Option<Interval>,
     /// Agreement counting ties.
     pub agreement_with_ties: Option<f64>,
     /// Agreement leaving out comparisons where either side is a tie.
@@ -217,6 +225,13 @@ pub struct JudgeReport {
     /// Kendall's tau-b.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kendall_tau_b: Option<Option<f64>>,
+    /// Kendall's tau-c (Stuart's), for rectangular tables of scores.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kendall_tau_c: Option<Option<f64>>,
+    /// Fisher's z interval of `pearson` at the confidence level (scipy's
+    /// `pearsonr(...).confidence_interval()`; treats every pair as independent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pearson_ci_analytic: Option<Interval>,
     /// Pairs of scores correlated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub n_numeric: Option<usize>,
@@ -590,33 +605,42 @@ pub fn meta_eval(
     let (units, labels) = human_labels(humans, opts.duplicates)?;
     let golds: Vec<Vec<(LabelValue, Option<f64>)>> =
         labels.iter().map(|l| gold_of(l, opts.policy)).collect();
-    // Gold items get bootstrap indices 0..G.
-    let mut gold_index = vec![u32::MAX; units.len()];
-    let mut n_gold = 0u32;
-    for (u, g) in golds.iter().enumerate() {
-        if !g.is_empty() {
-            gold_index[u] = n_gold;
-            n_gold += 1;
-        }
-    }
+    let n_gold = golds.iter().filter(|g| !g.is_empty()).count();
     let n_without_gold = labels
         .iter()
         .zip(&golds)
         .filter(|(l, g)| !l.is_empty() && g.is_empty())
         .count();
-    let mut reasons = BTreeMap::new();
-    let mut reports = Vec::new();
+    // Under the majority policy a numeric verdict is also correlated with the mean human score
+    // of items whose scores have no single most frequent value (they have no gold label).
+    let mean_score = |list: &[(String, LabelValue)]| -> Option<f64> {
+        (opts.policy == Policy::Majority)
+            .then(|| mean_number(list.iter().map(|(_, v)| v)))
+            .flatten()
+    };
+
+    // Comparisons per judge, with units as indices into `units` (renumbered below).
     let mut judged_units = vec![false; units.len()];
-    for (j, judge) in judges.iter().enumerate() {
+    let mut rows: Vec<(Vec<Sample>, Vec<(u32, f64, f64)>, Vec<(u32, i8, i8)>)> = Vec::new();
+    for judge in &judges {
         let mut samples = Vec::new();
+        let mut scores_only = Vec::new();
         for (u, unit) in units.iter().enumerate() {
             let Some((verdict, orders)) = judge.by_unit.get(unit) else {
                 continue;
             };
+            // The human baseline covers every judged item, gold or not: with two humans, the
+            // items without a majority are exactly those where they disagree.
+            judged_units[u] = true;
+            if golds[u].is_empty() {
+                if let (Some(p), Some(h)) = (verdict.as_f64(), mean_score(&labels[u])) {
+                    scores_only.push((u as u32, p, h));
+                }
+                continue;
+            }
             for (gold, gold_number) in &golds[u] {
-                judged_units[u] = true;
                 samples.push(Sample {
-                    unit: gold_index[u],
+                    unit: u as u32,
                     gold: gold.category_key().unwrap_or_default(),
                     gold_number: *gold_number,
                     pred: verdict.category_key(),
@@ -627,31 +651,13 @@ pub fn meta_eval(
                 });
             }
         }
-        // Pairs are resampled with the item of their first model's unit.
-        let pairs: Vec<(u32, i8, i8)> = pairwise_pairs(judge, &units, &labels)
-            .into_iter()
-            .map(|(u, j, h)| {
-                (
-                    gold_index.get(u as usize).copied().unwrap_or(u32::MAX),
-                    j,
-                    h,
-                )
-            })
-            .collect();
-        let r = score(
-            &judge.name,
-            samples,
-            pairs,
-            n_gold as usize,
-            opts,
-            &format!("judges[{j}]"),
-            &mut reasons,
-        );
-        reports.push(r);
+        let pairs = pairwise_pairs(judge, &units, &labels);
+        rows.push((samples, scores_only, pairs));
     }
 
     // Humans against humans on the judged items.
     let mut base = Vec::new();
+    let mut base_scores = Vec::new();
     let mut any_pair = false;
     for (u, list) in labels.iter().enumerate() {
         if !judged_units[u] || list.len() < 2 {
@@ -665,9 +671,15 @@ pub fn meta_eval(
                 .filter(|(o, _)| *o != h)
                 .map(|(_, x)| x.clone())
                 .collect();
-            for (gold, gold_number) in gold_of(&others, opts.policy) {
+            let golds = gold_of(&others, opts.policy);
+            if golds.is_empty()
+                && let (Some(p), Some(m)) = (value.as_f64(), mean_score(&others))
+            {
+                base_scores.push((u as u32, p, m));
+            }
+            for (gold, gold_number) in golds {
                 base.push(Sample {
-                    unit: gold_index[u],
+                    unit: u as u32,
                     gold: gold.category_key().unwrap_or_default(),
                     gold_number,
                     pred: value.category_key(),
@@ -677,12 +689,55 @@ pub fn meta_eval(
             }
         }
     }
+
+    // Bootstrap indices: items with a gold label first (0..G), then the other items that some
+    // figure uses, in order of first use; the bootstrap resamples them all.
+    let mut index = vec![u32::MAX; units.len()];
+    let mut next = 0u32;
+    for (u, g) in golds.iter().enumerate() {
+        if !g.is_empty() {
+            index[u] = next;
+            next += 1;
+        }
+    }
+    let mut renumber = |u: &mut u32| {
+        let slot = &mut index[*u as usize];
+        if *slot == u32::MAX {
+            *slot = next;
+            next += 1;
+        }
+        *u = *slot;
+    };
+    for (samples, scores_only, pairs) in &mut rows {
+        samples.iter_mut().for_each(|s| renumber(&mut s.unit));
+        scores_only.iter_mut().for_each(|s| renumber(&mut s.0));
+        pairs.iter_mut().for_each(|p| renumber(&mut p.0));
+    }
+    base.iter_mut().for_each(|s| renumber(&mut s.unit));
+    base_scores.iter_mut().for_each(|s| renumber(&mut s.0));
+    let n_units = next as usize;
+
+    let mut reasons = BTreeMap::new();
+    let mut reports = Vec::new();
+    for (j, (judge, (samples, scores_only, pairs))) in judges.iter().zip(rows).enumerate() {
+        reports.push(score(
+            &judge.name,
+            samples,
+            scores_only,
+            pairs,
+            n_units,
+            opts,
+            &format!("judges[{j}]"),
+            &mut reasons,
+        ));
+    }
     let human_baseline = if any_pair {
         Some(score(
             "humans",
             base,
+            base_scores,
             Vec::new(),
-            n_gold as usize,
+            n_units,
             opts,
             "human_baseline",
             &mut reasons,
@@ -698,7 +753,7 @@ pub fn meta_eval(
     Ok(MetaEvalReport {
         policy: opts.policy,
         unparsed: opts.unparsed,
-        n_items: n_gold as usize,
+        n_items: n_gold,
         n_items_without_gold: n_without_gold,
         judges: reports,
         human_baseline,
@@ -799,10 +854,13 @@ fn pairwise_pairs(
     out
 }
 
-/// All figures from one set of comparisons.
+/// All figures from one set of comparisons. `scores_only`: `(item, verdict score, mean human
+/// score)` of items that enter only the correlations.
+#[allow(clippy::too_many_arguments)]
 fn score(
     name: &str,
     samples: Vec<Sample>,
+    scores_only: Vec<(u32, f64, f64)>,
     pairs: Vec<(u32, i8, i8)>,
     n_units: usize,
     opts: &MetaEvalOptions,
@@ -925,9 +983,10 @@ fn score(
     let numeric: Vec<(u32, f64, f64)> = samples
         .iter()
         .filter_map(|s| Some((s.unit, s.pred_number?, s.gold_number?)))
+        .chain(scores_only.iter().copied())
         .collect();
-    let is_numeric = !numeric.is_empty() && numeric.len() * 2 >= samples.len();
-    let correlations = |w: Option<&[u32]>| -> [Option<f64>; 3] {
+    let is_numeric = !numeric.is_empty() && numeric.len() * 2 >= samples.len() + scores_only.len();
+    let correlations = |w: Option<&[u32]>| -> [Option<f64>; 4] {
         let (mut x, mut y) = (Vec::new(), Vec::new());
         for &(u, p, g) in &numeric {
             for _ in 0..weight(w, u) as usize {
@@ -939,6 +998,7 @@ fn score(
             pearson(&x, &y).ok(),
             spearman(&x, &y).ok(),
             kendall_tau(&x, &y, TauVariant::B).ok(),
+            kendall_tau(&x, &y, TauVariant::C).ok(),
         ]
     };
     let pairwise = |w: Option<&[u32]>| -> Option<f64> {
@@ -956,6 +1016,7 @@ fn score(
     let m = confusion(None);
     let rep = report_from_confusion(&m, Some(&scored), opts.zero_division);
     let kappa = cohen_kappa_from_table(&m, Weighting::Unweighted);
+    let kappa_analytic = cohen_kappa_analytic(&m, opts.bootstrap.level).ok();
     let mut per_class = Map::new();
     for (key, c) in keys.iter().zip(&rep.per_class) {
         let row = ClassRow {
@@ -990,7 +1051,7 @@ fn score(
         .iter()
         .filter(|s| !is_tie(&s.gold) && !s.pred.as_deref().is_some_and(is_tie))
         .count();
-    let [pe, sp, kt] = correlations(None);
+    let [pe, sp, kt, kc] = correlations(None);
     let mut report = JudgeReport {
         judge: name.to_string(),
         n: samples.len(),
@@ -1022,6 +1083,8 @@ fn score(
                 .map(|e: Undefined| e.to_string())
                 .unwrap_or_default(),
         ),
+        cohen_kappa_se: kappa_analytic.map(|a| a.1),
+        cohen_kappa_ci_analytic: kappa_analytic.map(|a| a.2),
         agreement_with_ties: agreement(None, true),
         agreement_without_ties: note(
             "agreement_without_ties",
@@ -1051,6 +1114,16 @@ fn score(
                 "fewer than two scores, or every pair tied",
             )
         }),
+        kendall_tau_c: is_numeric.then(|| {
+            note(
+                "kendall_tau_c",
+                kc,
+                "fewer than two scores, or one of them constant",
+            )
+        }),
+        pearson_ci_analytic: is_numeric
+            .then(|| pe.map(|r| fisher_interval(r, numeric.len(), opts.bootstrap.level)))
+            .flatten(),
         n_numeric: is_numeric.then_some(numeric.len()),
         pairwise_accuracy: (!pairs.is_empty()).then(|| pairwise(None)),
         n_pairs: (!pairs.is_empty()).then_some(pairs.len()),
@@ -1058,7 +1131,7 @@ fn score(
     };
 
     let boot = opts.bootstrap;
-    if boot.replicates > 0 && n_units > 0 && !samples.is_empty() {
+    if boot.replicates > 0 && n_units > 0 && (!samples.is_empty() || is_numeric) {
         let values: Vec<Vec<f64>> = map_weights(n_units, boot.replicates, boot.seed, |w| {
             let m = confusion(Some(w));
             let rep = report_from_confusion(&m, Some(&scored), opts.zero_division);
@@ -1093,6 +1166,7 @@ fn score(
                 ("pearson_ci", true),
                 ("spearman_ci", true),
                 ("kendall_tau_b_ci", true),
+                ("kendall_tau_c_ci", true),
             ]);
         }
         for (j, (field, wanted)) in names.into_iter().enumerate() {
@@ -1289,6 +1363,67 @@ mod tests {
         let r = meta_eval(&judge, &humans, &opts()).unwrap();
         assert_eq!(r.judges[0].accuracy, Some(1.0));
         assert!(r.human_baseline.is_none());
+    }
+
+    #[test]
+    fn scores_without_a_majority_still_correlate_and_set_the_ceiling() {
+        // Two humans score five items; they agree on items 1 and 2 only, so under the majority
+        // policy items 3-5 have no gold label.
+        let mut h = String::new();
+        let mut jl = String::new();
+        for (item, a, b, judge) in [
+            (1, 1, 1, 1),
+            (2, 5, 5, 4),
+            (3, 2, 3, 2),
+            (4, 4, 5, 5),
+            (5, 3, 1, 2),
+        ] {
+            h.push_str(&format!(
+                "{{\"item\":\"{item}\",\"annotator\":\"a\",\"label\":{a}}}\n"
+            ));
+            h.push_str(&format!(
+                "{{\"item\":\"{item}\",\"annotator\":\"b\",\"label\":{b}}}\n"
+            ));
+            jl.push_str(&format!(
+                "{{\"item\":\"{item}\",\"annotator\":\"j\",\"label\":{judge}}}\n"
+            ));
+        }
+        let humans: Vec<Label> = read(&h);
+        let judge: Vec<Judgment> = read(&jl);
+        let r = meta_eval(
+            &judge,
+            &humans,
+            &MetaEvalOptions {
+                bootstrap: BootstrapConfig {
+                    replicates: 40,
+                    seed: 3,
+                    level: 0.95,
+                },
+                ..opts()
+            },
+        )
+        .unwrap();
+        assert_eq!((r.n_items, r.n_items_without_gold), (2, 3));
+        let j = &r.judges[0];
+        // Classification on the two gold items; correlations against the mean human score of
+        // all five: judge (1, 4, 2, 5, 2) against (1, 5, 2.5, 4.5, 2).
+        assert_eq!(j.n, 2);
+        assert_eq!(j.n_numeric, Some(5));
+        let x = [1.0, 4.0, 2.0, 5.0, 2.0];
+        let y = [1.0, 5.0, 2.5, 4.5, 2.0];
+        assert_eq!(j.pearson, Some(pearson(&x, &y).ok()));
+        assert_eq!(
+            j.kendall_tau_c,
+            Some(kendall_tau(&x, &y, TauVariant::C).ok())
+        );
+        let r_xy = pearson(&x, &y).unwrap();
+        assert_eq!(j.pearson_ci_analytic, Some(fisher_interval(r_xy, 5, 0.95)));
+        assert!(j.intervals.contains_key("kendall_tau_c_ci"));
+        // The ceiling is the humans on all judged items, not only where they agree.
+        let base = r.human_baseline.as_ref().unwrap();
+        assert_eq!(base.n, 10);
+        assert_eq!(base.accuracy, Some(0.4));
+        assert!(base.cohen_kappa_se.is_some() && base.cohen_kappa_ci_analytic.is_some());
     }
 
     #[test]

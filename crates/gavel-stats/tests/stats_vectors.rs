@@ -4,8 +4,8 @@
 //! gives as NaN (or an error) is undefined here.
 
 use gavel_stats::agreement::{
-    Level, Ratings, Weighting, cohen_kappa, cohen_kappa_asymptotic, fleiss_kappa, gwet_ac1,
-    krippendorff_alpha, percent_agreement,
+    Level, Ratings, Weighting, cohen_kappa, cohen_kappa_analytic, cohen_kappa_asymptotic,
+    fleiss_kappa, gwet_ac1, krippendorff_alpha, percent_agreement,
 };
 use gavel_stats::classification::{ZeroDivision, classification_report, confusion_matrix};
 use gavel_stats::correlation::{TauVariant, fisher_interval, kendall_tau, pearson, spearman};
@@ -139,13 +139,22 @@ fn cohen_kappa_matches_sklearn_and_statsmodels() {
         for &(a, b) in &pairs {
             table[a as usize][b as usize] += 1.0;
         }
-        let se = cohen_kappa_asymptotic(&table)
-            .ok()
-            .map(|(_, se)| se)
-            .filter(|s| s.is_finite() && *s > 0.0);
-        if case["std_kappa"].as_f64().is_some_and(|s| s > 0.0) {
-            check(name, "std_kappa", se, &case["std_kappa"]);
-        }
+        let se = cohen_kappa_asymptotic(&table).ok().map(|(_, se)| se);
+        check(name, "std_kappa", se, &case["std_kappa"]);
+        // statsmodels' default interval: alpha 0.05.
+        let analytic = cohen_kappa_analytic(&table, 0.95).ok();
+        check(
+            name,
+            "kappa_low",
+            analytic.map(|a| a.2.lo),
+            &case["kappa_low"],
+        );
+        check(
+            name,
+            "kappa_upp",
+            analytic.map(|a| a.2.hi),
+            &case["kappa_upp"],
+        );
     }
 }
 

@@ -166,6 +166,26 @@ pub fn cohen_kappa_asymptotic(table: &[Vec<f64>]) -> Result<(f64, f64), Undefine
     Ok((kappa, var.max(0.0).sqrt()))
 }
 
+/// The unweighted kappa with its asymptotic standard error and Wald interval
+/// `kappa ± z·se` at `level` (z the normal quantile), as statsmodels'
+/// `cohens_kappa(table, alpha=1 - level)` gives `kappa`, `std_kappa`, `kappa_low`, `kappa_upp`.
+/// The interval treats every row of the table as an independent observation.
+pub fn cohen_kappa_analytic(
+    table: &[Vec<f64>],
+    level: f64,
+) -> Result<(f64, f64, crate::bootstrap::Interval), Undefined> {
+    let (kappa, se) = cohen_kappa_asymptotic(table)?;
+    let z = crate::normal::quantile(0.5 + level / 2.0);
+    Ok((
+        kappa,
+        se,
+        crate::bootstrap::Interval {
+            lo: kappa - z * se,
+            hi: kappa + z * se,
+        },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -98,7 +98,11 @@ pub fn krippendorff_alpha_weighted(
     weights: Option<&[u32]>,
 ) -> Result<f64, Undefined> {
     let k = t.n_categories();
-    if k <= 1 {
+    if k == 0 {
+        // No value at all (every label missing): the package raises as for a single value.
+        return Err(Undefined::Empty);
+    }
+    if k == 1 {
         return Err(Undefined::OneValue);
     }
     let mut n_c = vec![0.0f64; k];
@@ -246,6 +250,18 @@ mod tests {
         ]);
         let a = krippendorff_alpha(&t, Level::Nominal, Some(&d)).unwrap();
         assert!((a - 0.095).abs() < 5e-4, "{a}");
+    }
+
+    #[test]
+    fn krippendorff_2011_example_b_nominal() {
+        // Same paper, B: nominal data (a..e coded 1..5), two observers, no missing data;
+        // published alpha = 0.692.
+        let (t, d) = code(&[
+            &[1., 1., 2., 2., 4., 3., 3., 3., 5., 4., 4., 1.],
+            &[2., 1., 2., 2., 2., 3., 3., 3., 5., 4., 4., 4.],
+        ]);
+        let a = krippendorff_alpha(&t, Level::Nominal, Some(&d)).unwrap();
+        assert!((a - 0.692).abs() < 5e-4, "{a}");
     }
 
     #[test]

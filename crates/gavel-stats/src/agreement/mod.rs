@@ -29,8 +29,8 @@ mod multi;
 pub mod report;
 
 pub use cohen::{
-    CohenKappa, Weighting, cohen_kappa, cohen_kappa_asymptotic, cohen_kappa_from_table,
-    cohen_kappas_from_table,
+    CohenKappa, Weighting, cohen_kappa, cohen_kappa_analytic, cohen_kappa_asymptotic,
+    cohen_kappa_from_table, cohen_kappas_from_table,
 };
 pub use krippendorff::{Level, krippendorff_alpha, krippendorff_alpha_weighted};
 pub use multi::{

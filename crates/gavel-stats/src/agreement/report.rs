@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use gavel_core::{Label, LabelValue, UnitKey, format_number, swap_pairwise_label};
 use serde::Serialize;
 
-use super::cohen::cohen_kappas_from_table;
+use super::cohen::{cohen_kappa_analytic, cohen_kappas_from_table};
 use super::{
     Level, Rating, Ratings, Undefined, Weighting, cohen_kappa_from_table, fleiss_kappa_weighted,
     gwet_ac1_weighted, krippendorff_alpha_weighted, percent_agreement_weighted,
@@ -174,6 +174,13 @@ pub struct PairReport {
     /// Bootstrap interval of `kappa`, when intervals were asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kappa_ci: Option<Option<Interval>>,
+    /// Asymptotic standard error of `kappa` (statsmodels' `std_kappa`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kappa_se: Option<f64>,
+    /// Analytic (Wald) interval `kappa ± z·kappa_se` at the confidence level (statsmodels'
+    /// `kappa_low`, `kappa_upp`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kappa_ci_analytic: Option<Interval>,
 }
 
 /// One annotator against the others.
@@ -598,6 +605,7 @@ pub fn report_coded(coded: &Coded, opts: &AgreementOptions) -> AgreementReport {
     for (i, (a, b, entries)) in pair_list.iter().enumerate() {
         let table = pair_table(k, entries, None);
         let kappas = cohen_kappas_from_table(&table);
+        let analytic = cohen_kappa_analytic(&table, opts.bootstrap.level).ok();
         let agree = entries.iter().filter(|e| e.1 == e.2).count();
         let path = format!("cohen_kappa[{i}]");
         let (wl, wq) = if coded.ordered {
@@ -640,6 +648,8 @@ pub fn report_coded(coded: &Coded, opts: &AgreementOptions) -> AgreementReport {
                 Some(agree as f64 / entries.len() as f64)
             },
             kappa_ci: None,
+            kappa_se: analytic.map(|a| a.1),
+            kappa_ci_analytic: analytic.map(|a| a.2),
         });
     }
 
@@ -1004,6 +1014,21 @@ pub struct Gate {
     pub passed: bool,
     /// Failed thresholds: `window` is null for the whole data set.
     pub failed: Vec<GateFailure>,
+    /// Reports not checked because they have fewer items labelled twice or more than
+    /// [`Thresholds::min_items`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<GateSkip>,
+}
+
+/// A report the thresholds were not applied to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateSkip {
+    /// The window, or `None` for all labels.
+    pub window: Option<String>,
+    /// Its items labelled twice or more.
+    pub n_pairable_items: usize,
+    /// The minimum asked for.
+    pub min_items: usize,
 }
 
 /// One failed threshold.
@@ -1034,8 +1059,20 @@ pub fn agree(
             .into_iter()
             .map(|flag| GateFailure { window: None, flag })
             .collect();
+        let mut skipped = Vec::new();
+        let mut skip = |window: Option<&str>, r: &AgreementReport| {
+            if thresholds.skips(r) {
+                skipped.push(GateSkip {
+                    window: window.map(str::to_string),
+                    n_pairable_items: r.n_pairable_items,
+                    min_items: thresholds.min_items,
+                });
+            }
+        };
+        skip(None, &overall);
         if let Some(d) = &drift {
             for w in &d.windows {
+                skip(Some(&w.window), &w.report);
                 failed.extend(w.flags.iter().cloned().map(|flag| GateFailure {
                     window: Some(w.window.clone()),
                     flag,
@@ -1045,6 +1082,7 @@ pub fn agree(
         Gate {
             passed: failed.is_empty(),
             failed,
+            skipped,
         }
     });
     Ok(AgreeResult {
@@ -1067,7 +1105,8 @@ pub struct Thresholds {
     pub min_gwet_ac1: Option<f64>,
     /// Minimum Cohen's kappa of every pair of annotators.
     pub min_cohen_kappa: Option<f64>,
-    /// Reports with fewer pairable items are not checked (a flag says so instead of failing).
+    /// Reports with fewer pairable items are not checked ([`agree`] lists them under
+    /// `gate.skipped` instead of failing them).
     pub min_items: usize,
 }
 
@@ -1092,10 +1131,16 @@ impl Thresholds {
             || self.min_cohen_kappa.is_some()
     }
 
-    /// The thresholds a report fails (empty when it passes or has too few items to judge).
+    /// Whether a report has too few items labelled twice or more to be checked.
+    pub fn skips(&self, r: &AgreementReport) -> bool {
+        r.n_pairable_items < self.min_items
+    }
+
+    /// The thresholds a report fails (empty when it passes or has too few items to judge:
+    /// see [`Thresholds::skips`]).
     pub fn check(&self, r: &AgreementReport) -> Vec<Flag> {
         let mut flags = Vec::new();
-        if r.n_pairable_items < self.min_items {
+        if self.skips(r) {
             return flags;
         }
         for (name, min, value) in [

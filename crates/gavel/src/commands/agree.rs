@@ -348,6 +348,19 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
+    for skip in result.gate.iter().flat_map(|g| &g.skipped) {
+        let scope = skip
+            .window
+            .as_deref()
+            .map_or("the whole data".to_string(), |w| format!("window {w}"));
+        note(
+            global.quiet,
+            &format!(
+                "gates not checked for {scope}: {} item(s) labelled twice or more, fewer than --min-items {}",
+                skip.n_pairable_items, skip.min_items
+            ),
+        );
+    }
     if !overall.null_reasons.is_empty() && args.format == OutputFormat::Text {
         for (k, v) in &overall.null_reasons {
             if !k.contains('[') {

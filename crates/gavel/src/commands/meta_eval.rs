@@ -347,7 +347,7 @@ fn render(r: &MetaEvalReport, confidence: f64) -> String {
         head.extend(["consistency", "both orders"]);
     }
     if numeric {
-        head.extend(["pearson", "spearman", "kendall b"]);
+        head.extend(["pearson", "spearman", "kendall b", "kendall c"]);
     }
     if pairwise {
         head.push("pairwise acc");
@@ -369,7 +369,7 @@ fn render(r: &MetaEvalReport, confidence: f64) -> String {
             cells.push(fixed(j.agreement_both_orders, 3));
         }
         if numeric {
-            for v in [j.pearson, j.spearman, j.kendall_tau_b] {
+            for v in [j.pearson, j.spearman, j.kendall_tau_b, j.kendall_tau_c] {
                 cells.push(fixed(v.flatten(), 3));
             }
         }

@@ -63,6 +63,10 @@ fn json_report_matches_the_references() {
     close(&pairs[1]["kappa"], 0.6875);
     close(&pairs[2]["kappa"], 0.19354838709677424);
     assert_eq!(pairs[0]["n"], 10);
+    // The analytic interval: statsmodels cohens_kappa's std_kappa, kappa_low, kappa_upp.
+    close(&pairs[0]["kappa_se"], 0.2341657969454353);
+    close(&pairs[0]["kappa_ci_analytic"][0], 0.05717250383389172);
+    close(&pairs[0]["kappa_ci_analytic"][1], 0.9750855606822371);
     // Categories A, B, tie have no order: weighted kappas are null, with the reason.
     assert!(pairs[0]["weighted_linear"].is_null());
     assert!(v["null_reasons"]["cohen_kappa[0].weighted_linear"].is_string());
@@ -283,6 +287,44 @@ fn drift_windows_flag_and_gate_exits_3() {
         .output()
         .unwrap();
     assert_eq!(pass.status.code(), Some(0));
+
+    // Windows with fewer items labelled twice than --min-items are not gated, and say so.
+    let out = gavel(dir.path())
+        .args([
+            "agree",
+            "--data",
+            "t.jsonl",
+            "--by",
+            "round",
+            "--min-alpha",
+            "0.5",
+            "--min-items",
+            "6",
+            "--format",
+            "json",
+            "--bootstrap",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the whole data (20 items) is still gated"
+    );
+    let v = stdout_json(&out);
+    let skipped = v["gate"]["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 4, "{v}");
+    assert_eq!(skipped[0]["window"], "r1");
+    assert_eq!(skipped[0]["n_pairable_items"], 5);
+    assert_eq!(skipped[0]["min_items"], 6);
+    let failed = v["gate"]["failed"].as_array().unwrap();
+    assert!(failed.iter().all(|f| f["window"].is_null()), "{v}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("gates not checked for window r1"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -226,6 +226,10 @@ fn numeric_scores_get_correlations() {
     close(&r["pearson"], 0.8157894736842107, 1e-9);
     close(&r["spearman"], 0.8796296296296298, 1e-9);
     close(&r["kendall_tau_b"], 0.7368421052631577, 1e-9);
+    // kendalltau(variant="c") 0.7142857142857142; pearsonr(...).confidence_interval(0.95)
+    close(&r["kendall_tau_c"], 0.7142857142857142, 1e-9);
+    close(&r["pearson_ci_analytic"][0], 0.1626584468472726, 1e-9);
+    close(&r["pearson_ci_analytic"][1], 0.9718216834147536, 1e-9);
     assert!(v["human_baseline"].is_null());
     assert!(v["null_reasons"]["human_baseline"].is_string());
 }
