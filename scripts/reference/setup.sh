@@ -9,6 +9,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 venv="${GAVEL_PYREF:-$here/../../.venv-ref}"
 python3 -m venv "$venv"
 "$venv/bin/pip" install -q -r "$here/requirements.txt"
+# PyTorch, for the judge-training references (large: see the file).
+"$venv/bin/pip" install -q -r "$here/requirements-train.txt"
 # gen_squad.py runs the SQuAD v2.0 metric of transformers 4.57.6 (the module is gone in 5.x)
 # out of its wheel, without installing it.
 "$venv/bin/pip" download -q --no-deps -d "$venv/wheels" transformers==4.57.6

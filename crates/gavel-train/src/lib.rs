@@ -1,4 +1,19 @@
-//! gavel-train: trains small judge models (encoders with judge heads) on CPU with candle, and
-//! runs them as a local judge backend.
+//! gavel-train: trains small judge models (BERT-family encoders with judge heads) on CPU with
+//! candle, and runs them as a local judge backend.
 //!
 //! This crate does not print; progress is reported through callbacks.
+
+pub mod config;
+pub mod error;
+pub mod head;
+pub mod model;
+pub mod objective;
+pub mod optim;
+pub mod rng;
+pub mod text;
+pub mod weights;
+
+pub use config::{EncoderConfig, Family};
+pub use error::{Error, Result};
+pub use model::{Batch, Ctx, Encoder, Param, Pooling, Trainable};
+pub use weights::ModelFiles;

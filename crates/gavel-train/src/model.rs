@@ -1,0 +1,507 @@
+//! A BERT-family encoder written for training: every operation has a gradient.
+//!
+//! candle's fused kernels (`softmax_last_dim`, `layer_norm`) are applied without a backward
+//! pass, so gradients silently stop at them (candle#2168). In training this file uses the same
+//! functions spelled out in differentiable primitives; in inference, where no gradient is
+//! needed, it uses the fused kernels, which are faster. Both are tested against transformers.
+//!
+//! Parameter names are Hugging Face's (`encoder.layer.0.attention.self.query.weight`...), so a
+//! trained encoder is saved in the format it was read from.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{D, DType, Device, Tensor, Var};
+
+use crate::config::{EncoderConfig, Family};
+use crate::error::Result;
+use crate::rng::Rng;
+use crate::weights::take;
+
+/// A trainable tensor and how the optimiser treats it.
+#[derive(Debug, Clone)]
+pub struct Param {
+    /// The Hugging Face name (encoder) or `judge_head.*` (head).
+    pub name: String,
+    /// The variable.
+    pub var: Var,
+    /// Whether weight decay applies (not to biases, LayerNorm gains or the tie parameter, as in
+    /// Hugging Face's Trainer).
+    pub decay: bool,
+}
+
+/// Which encoder tensors are trained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trainable {
+    /// Every encoder tensor (full fine-tuning).
+    All,
+    /// Everything but the word, position and type embeddings.
+    AllButEmbeddings,
+    /// None: the encoder is frozen and only the head learns.
+    None,
+}
+
+/// Whether a tensor name is exempt from weight decay.
+pub fn no_decay(name: &str) -> bool {
+    name.ends_with("bias") || name.contains("LayerNorm.weight") || name.ends_with("tie_logit")
+}
+
+struct Builder<'a> {
+    tensors: &'a HashMap<String, Tensor>,
+    path: &'a Path,
+    trainable: Trainable,
+    params: Vec<Param>,
+}
+
+impl Builder<'_> {
+    fn get(&mut self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        let t = take(self.tensors, self.path, name, shape)?;
+        let train = match self.trainable {
+            Trainable::All => true,
+            Trainable::AllButEmbeddings => !name.starts_with("embeddings."),
+            Trainable::None => false,
+        };
+        if train {
+            let var = Var::from_tensor(&t.contiguous()?)?;
+            let tensor = var.as_tensor().clone();
+            self.params.push(Param {
+                name: name.to_string(),
+                var,
+                decay: !no_decay(name),
+            });
+            Ok(tensor)
+        } else {
+            Ok(t.contiguous()?)
+        }
+    }
+
+    fn linear(&mut self, prefix: &str, out: usize, inp: usize) -> Result<Linear> {
+        Ok(Linear {
+            w: self.get(&format!("{prefix}.weight"), &[out, inp])?,
+            b: self.get(&format!("{prefix}.bias"), &[out])?,
+        })
+    }
+
+    fn norm(&mut self, prefix: &str, h: usize, eps: f64) -> Result<LayerNorm> {
+        Ok(LayerNorm {
+            w: self.get(&format!("{prefix}.weight"), &[h])?,
+            b: self.get(&format!("{prefix}.bias"), &[h])?,
+            eps,
+        })
+    }
+}
+
+/// `y = x Wᵀ + b`.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    w: Tensor,
+    b: Tensor,
+}
+
+impl Linear {
+    /// Applies the layer to `(..., in)`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let dims = x.dims().to_vec();
+        let last = dims[dims.len() - 1];
+        let rows: usize = dims[..dims.len() - 1].iter().product();
+        let y = x
+            .reshape((rows, last))?
+            .matmul(&self.w.t()?)?
+            .broadcast_add(&self.b)?;
+        let mut out = dims;
+        let n = out.len();
+        out[n - 1] = self.w.dim(0)?;
+        Ok(y.reshape(out)?)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct LayerNorm {
+    w: Tensor,
+    b: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    fn forward(&self, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
+        if !ctx.differentiable {
+            return Ok(candle_nn::ops::layer_norm(
+                &x.contiguous()?,
+                &self.w,
+                &self.b,
+                self.eps as f32,
+            )?);
+        }
+        let mean = x.mean_keepdim(D::Minus1)?;
+        let centred = x.broadcast_sub(&mean)?;
+        let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
+        let normed = centred.broadcast_div(&(var + self.eps)?.sqrt()?)?;
+        Ok(normed.broadcast_mul(&self.w)?.broadcast_add(&self.b)?)
+    }
+}
+
+/// How a forward pass runs.
+pub struct Ctx {
+    /// Spell fused kernels out in differentiable operations (needed when training anything
+    /// below the head).
+    pub differentiable: bool,
+    /// Dropout probabilities and the stream of the masks; `None` in evaluation.
+    pub dropout: Option<Dropout>,
+}
+
+/// Dropout settings and the random stream of one forward pass.
+pub struct Dropout {
+    /// On hidden states.
+    pub hidden: f32,
+    /// On attention probabilities.
+    pub attention: f32,
+    /// Where the masks come from.
+    pub rng: Rng,
+}
+
+impl Ctx {
+    /// Inference: fused kernels, no dropout.
+    pub fn eval() -> Ctx {
+        Ctx {
+            differentiable: false,
+            dropout: None,
+        }
+    }
+
+    fn drop(&mut self, x: Tensor, attention: bool) -> Result<Tensor> {
+        let Some(d) = &mut self.dropout else {
+            return Ok(x);
+        };
+        let p = if attention { d.attention } else { d.hidden };
+        if p <= 0.0 {
+            return Ok(x);
+        }
+        let scale = 1.0 / (1.0 - p);
+        let n = x.elem_count();
+        let mask: Vec<f32> = (0..n)
+            .map(|_| if d.rng.next_f32() < p { 0.0 } else { scale })
+            .collect();
+        let mask = Tensor::from_vec(mask, x.shape(), x.device())?;
+        Ok((x * mask)?)
+    }
+}
+
+/// Softmax over the last dimension.
+fn softmax(x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
+    if !ctx.differentiable {
+        return Ok(candle_nn::ops::softmax_last_dim(x)?);
+    }
+    // The maximum only keeps exp() in range; the result does not depend on it, so it needs no
+    // gradient.
+    let max = x.max_keepdim(D::Minus1)?.detach();
+    let e = x.broadcast_sub(&max)?.exp()?;
+    Ok(e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Act {
+    GeluErf,
+    GeluTanh,
+    Relu,
+}
+
+#[derive(Debug, Clone)]
+struct Layer {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attn_out: Linear,
+    attn_norm: LayerNorm,
+    inter: Linear,
+    out: Linear,
+    out_norm: LayerNorm,
+}
+
+/// The encoder: embeddings and transformer layers (no pooler: judges pool themselves).
+#[derive(Debug, Clone)]
+pub struct Encoder {
+    cfg: EncoderConfig,
+    family: Family,
+    word: Tensor,
+    position: Tensor,
+    token_type: Option<Tensor>,
+    emb_norm: LayerNorm,
+    layers: Vec<Layer>,
+    act: Act,
+}
+
+/// A padded batch of token sequences.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// `(B, T)` token ids (u32).
+    pub ids: Tensor,
+    /// `(B, T)` token-type ids (u32).
+    pub types: Tensor,
+    /// `(B, T)` position ids (u32).
+    pub positions: Tensor,
+    /// `(B, T)` 1 for tokens, 0 for padding (f32).
+    pub mask: Tensor,
+    /// `(B, 1, 1, T)` 0 for tokens, a large negative number for padding.
+    pub attn_bias: Tensor,
+    /// The unpadded lengths.
+    pub lens: Vec<usize>,
+}
+
+/// What padding masks add to attention scores: small enough that exp() gives exactly 0, and
+/// finite, so that no infinity reaches a gradient.
+const MASKED: f32 = -1e30;
+
+impl Batch {
+    /// Pads sequences of ids and type ids into a batch, numbering positions as `family` does.
+    pub fn new(
+        seqs: &[(&[u32], &[u32])],
+        pad_id: u32,
+        family: Family,
+        device: &Device,
+    ) -> Result<Batch> {
+        let b = seqs.len();
+        let t = seqs.iter().map(|s| s.0.len()).max().unwrap_or(0).max(1);
+        let mut ids = vec![pad_id; b * t];
+        let mut types = vec![0u32; b * t];
+        let mut positions = vec![0u32; b * t];
+        let mut mask = vec![0f32; b * t];
+        let mut bias = vec![MASKED; b * t];
+        for (i, (s, ty)) in seqs.iter().enumerate() {
+            for (j, (&id, &tt)) in s.iter().zip(ty.iter()).enumerate() {
+                ids[i * t + j] = id;
+                types[i * t + j] = tt;
+                mask[i * t + j] = 1.0;
+                bias[i * t + j] = 0.0;
+            }
+            // fairseq (RoBERTa): tokens count from padding_idx + 1, padding stays at
+            // padding_idx.
+            let mut seen = 0u32;
+            for j in 0..t {
+                positions[i * t + j] = match family {
+                    Family::Bert => j as u32,
+                    Family::Roberta if j < s.len() && s[j] != pad_id => {
+                        seen += 1;
+                        pad_id + seen
+                    }
+                    Family::Roberta => pad_id,
+                };
+            }
+        }
+        Ok(Batch {
+            ids: Tensor::from_vec(ids, (b, t), device)?,
+            types: Tensor::from_vec(types, (b, t), device)?,
+            positions: Tensor::from_vec(positions, (b, t), device)?,
+            mask: Tensor::from_vec(mask, (b, t), device)?,
+            attn_bias: Tensor::from_vec(bias, (b, 1, 1, t), device)?,
+            lens: seqs.iter().map(|s| s.0.len()).collect(),
+        })
+    }
+}
+
+impl Encoder {
+    /// Builds the encoder from loaded tensors; the trainable ones become variables, returned in
+    /// a stable order.
+    pub fn new(
+        cfg: &EncoderConfig,
+        tensors: &HashMap<String, Tensor>,
+        path: &Path,
+        trainable: Trainable,
+    ) -> Result<(Encoder, Vec<Param>)> {
+        let family = cfg.family().map_err(|message| crate::Error::Config {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        let h = cfg.hidden_size;
+        let eps = cfg.layer_norm_eps;
+        let mut b = Builder {
+            tensors,
+            path,
+            trainable,
+            params: Vec::new(),
+        };
+        let word = b.get("embeddings.word_embeddings.weight", &[cfg.vocab_size, h])?;
+        let position = b.get(
+            "embeddings.position_embeddings.weight",
+            &[cfg.max_position_embeddings, h],
+        )?;
+        let token_type = if cfg.type_vocab_size > 0 {
+            Some(b.get(
+                "embeddings.token_type_embeddings.weight",
+                &[cfg.type_vocab_size, h],
+            )?)
+        } else {
+            None
+        };
+        let emb_norm = b.norm("embeddings.LayerNorm", h, eps)?;
+        let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
+        for i in 0..cfg.num_hidden_layers {
+            let p = format!("encoder.layer.{i}");
+            layers.push(Layer {
+                query: b.linear(&format!("{p}.attention.self.query"), h, h)?,
+                key: b.linear(&format!("{p}.attention.self.key"), h, h)?,
+                value: b.linear(&format!("{p}.attention.self.value"), h, h)?,
+                attn_out: b.linear(&format!("{p}.attention.output.dense"), h, h)?,
+                attn_norm: b.norm(&format!("{p}.attention.output.LayerNorm"), h, eps)?,
+                inter: b.linear(&format!("{p}.intermediate.dense"), cfg.intermediate_size, h)?,
+                out: b.linear(&format!("{p}.output.dense"), h, cfg.intermediate_size)?,
+                out_norm: b.norm(&format!("{p}.output.LayerNorm"), h, eps)?,
+            });
+        }
+        let act = match cfg.hidden_act.as_str() {
+            "gelu" => Act::GeluErf,
+            "relu" => Act::Relu,
+            _ => Act::GeluTanh,
+        };
+        Ok((
+            Encoder {
+                cfg: cfg.clone(),
+                family,
+                word,
+                position,
+                token_type,
+                emb_norm,
+                layers,
+                act,
+            },
+            b.params,
+        ))
+    }
+
+    /// The config.
+    pub fn config(&self) -> &EncoderConfig {
+        &self.cfg
+    }
+
+    /// The family (for position numbering).
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    /// Every encoder tensor under its Hugging Face name (current values), for saving.
+    pub fn named_tensors(&self) -> Vec<(String, Tensor)> {
+        let mut out = vec![
+            (
+                "embeddings.word_embeddings.weight".into(),
+                self.word.clone(),
+            ),
+            (
+                "embeddings.position_embeddings.weight".into(),
+                self.position.clone(),
+            ),
+        ];
+        if let Some(t) = &self.token_type {
+            out.push(("embeddings.token_type_embeddings.weight".into(), t.clone()));
+        }
+        let norm = |out: &mut Vec<(String, Tensor)>, p: &str, n: &LayerNorm| {
+            out.push((format!("{p}.weight"), n.w.clone()));
+            out.push((format!("{p}.bias"), n.b.clone()));
+        };
+        let lin = |out: &mut Vec<(String, Tensor)>, p: &str, l: &Linear| {
+            out.push((format!("{p}.weight"), l.w.clone()));
+            out.push((format!("{p}.bias"), l.b.clone()));
+        };
+        norm(&mut out, "embeddings.LayerNorm", &self.emb_norm);
+        for (i, l) in self.layers.iter().enumerate() {
+            let p = format!("encoder.layer.{i}");
+            lin(&mut out, &format!("{p}.attention.self.query"), &l.query);
+            lin(&mut out, &format!("{p}.attention.self.key"), &l.key);
+            lin(&mut out, &format!("{p}.attention.self.value"), &l.value);
+            lin(
+                &mut out,
+                &format!("{p}.attention.output.dense"),
+                &l.attn_out,
+            );
+            norm(
+                &mut out,
+                &format!("{p}.attention.output.LayerNorm"),
+                &l.attn_norm,
+            );
+            lin(&mut out, &format!("{p}.intermediate.dense"), &l.inter);
+            lin(&mut out, &format!("{p}.output.dense"), &l.out);
+            norm(&mut out, &format!("{p}.output.LayerNorm"), &l.out_norm);
+        }
+        out
+    }
+
+    /// The last hidden state, `(B, T, H)`.
+    pub fn forward(&self, batch: &Batch, ctx: &mut Ctx) -> Result<Tensor> {
+        let (b, t) = batch.ids.dims2()?;
+        let h = self.cfg.hidden_size;
+        let emb = |table: &Tensor, ids: &Tensor| -> Result<Tensor> {
+            Ok(table
+                .index_select(&ids.flatten_all()?, 0)?
+                .reshape((b, t, h))?)
+        };
+        let mut x = (emb(&self.word, &batch.ids)? + emb(&self.position, &batch.positions)?)?;
+        if let Some(tt) = &self.token_type {
+            x = (x + emb(tt, &batch.types)?)?;
+        }
+        let x = self.emb_norm.forward(&x, ctx)?;
+        let mut x = ctx.drop(x, false)?;
+        for layer in &self.layers {
+            x = self.layer(layer, &x, batch, ctx)?;
+        }
+        Ok(x)
+    }
+
+    fn layer(&self, l: &Layer, x: &Tensor, batch: &Batch, ctx: &mut Ctx) -> Result<Tensor> {
+        let (b, t, h) = x.dims3()?;
+        let nh = self.cfg.num_attention_heads;
+        let hd = self.cfg.head_dim();
+        let heads = |y: Tensor| -> Result<Tensor> {
+            Ok(y.reshape((b, t, nh, hd))?.transpose(1, 2)?.contiguous()?)
+        };
+        let q = heads(l.query.forward(x)?)?;
+        let k = heads(l.key.forward(x)?)?;
+        let v = heads(l.value.forward(x)?)?;
+        let scores = (q.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?;
+        let scores = scores.broadcast_add(&batch.attn_bias)?;
+        let probs = softmax(&scores, ctx)?;
+        let probs = ctx.drop(probs, true)?;
+        let attended = probs
+            .matmul(&v)?
+            .transpose(1, 2)?
+            .contiguous()?
+            .reshape((b, t, h))?;
+        let a = ctx.drop(l.attn_out.forward(&attended)?, false)?;
+        let x = l.attn_norm.forward(&(a + x)?, ctx)?;
+        let inner = l.inter.forward(&x)?;
+        let inner = match self.act {
+            Act::GeluErf => inner.gelu_erf()?,
+            Act::GeluTanh => inner.gelu()?,
+            Act::Relu => inner.relu()?,
+        };
+        let o = ctx.drop(l.out.forward(&inner)?, false)?;
+        l.out_norm.forward(&(o + x)?, ctx)
+    }
+}
+
+/// How a sequence of hidden states becomes one vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    /// The mean over tokens (padding excluded), as sentence-transformers models are trained.
+    Mean,
+    /// The first token (`[CLS]` / `<s>`), as BERT's classification heads use.
+    Cls,
+}
+
+impl Pooling {
+    /// Pools `(B, T, H)` hidden states into `(B, H)`.
+    pub fn apply(self, hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        match self {
+            Pooling::Cls => Ok(hidden.narrow(1, 0, 1)?.squeeze(1)?),
+            Pooling::Mean => {
+                let m = mask.unsqueeze(2)?;
+                let sum = hidden.broadcast_mul(&m)?.sum(1)?;
+                let count = mask.sum_keepdim(1)?.clamp(1e-9f32, f32::MAX)?;
+                Ok(sum.broadcast_div(&count)?)
+            }
+        }
+    }
+}
+
+/// Makes a tensor a plain f32 CPU copy of itself (no variable, no graph).
+pub fn snapshot(t: &Tensor) -> Result<Tensor> {
+    Ok(t.detach().copy()?.to_dtype(DType::F32)?)
+}
