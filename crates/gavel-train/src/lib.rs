@@ -4,13 +4,18 @@
 //! This crate does not print; progress is reported through callbacks.
 
 pub mod config;
+pub mod data;
 pub mod error;
 pub mod head;
+pub mod local;
 pub mod model;
+pub mod net;
 pub mod objective;
 pub mod optim;
 pub mod rng;
+pub mod spec;
 pub mod text;
+pub mod train;
 pub mod weights;
 
 pub use config::{EncoderConfig, Family};

@@ -31,7 +31,8 @@ pub struct Param {
 }
 
 /// Which encoder tensors are trained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Trainable {
     /// Every encoder tensor (full fine-tuning).
     All,

@@ -175,12 +175,23 @@ impl AdamW {
 
     /// One update of every parameter with a gradient, at learning rate `lr`.
     pub fn update(&mut self, params: &[Param], grads: &Accumulator, lr: f64) -> Result<()> {
+        self.update_with(params, grads, |_| lr)
+    }
+
+    /// One update, with the learning rate of parameter `i` given by `lr(i)`.
+    pub fn update_with(
+        &mut self,
+        params: &[Param],
+        grads: &Accumulator,
+        lr: impl Fn(usize) -> f64,
+    ) -> Result<()> {
         self.step += 1;
         let c = self.config;
         for (i, p) in params.iter().enumerate() {
             let Some(g) = grads.get(i) else {
                 continue;
             };
+            let lr = lr(i);
             self.param_steps[i] += 1;
             let t = self.param_steps[i] as i32;
             let mut w = p.var.as_tensor().flatten_all()?.to_vec1::<f32>()?;

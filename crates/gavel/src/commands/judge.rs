@@ -44,6 +44,9 @@ const EXAMPLES: &str = "Examples:
   gavel judge --data items.jsonl --template my-judge.jinja --model gpt-4o --out j.jsonl
   gavel judge --data items.jsonl --template judge_prompts.jsonl#pair-v2 --model gpt-4o --out j.jsonl
 
+  # A judge trained by `gavel train`, on this machine
+  gavel judge --data items.jsonl --judge local:my-judge --out j.jsonl
+
   # Spread the load over two servers (fail-over included), 600 requests a minute each
   gavel judge --data items.jsonl --template mt-bench-single --model llama-3-70b \\
       --base-url http://gpu1:8000/v1 --base-url http://gpu2:8000/v1 --rpm 600 --out j.jsonl
@@ -80,7 +83,9 @@ pub struct Options {
         long,
         short = 't',
         value_name = "NAME|FILE",
-        overrides_with = "template"
+        overrides_with = "template",
+        default_value = "",
+        hide_default_value = true
     )]
     pub template: String,
 
@@ -95,8 +100,23 @@ pub struct Options {
     pub strict: bool,
 
     /// The judge model, as the endpoint names it.
-    #[arg(long, short = 'm', value_name = "MODEL")]
+    #[arg(
+        long,
+        short = 'm',
+        value_name = "MODEL",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub model: String,
+
+    /// A judge trained by `gavel train`, run on this machine: `local:DIR` (instead of
+    /// --template and --model; see docs/commands/train.md).
+    #[arg(long, value_name = "local:DIR", conflicts_with_all = ["template", "model"])]
+    pub judge: Option<String>,
+
+    /// With --judge local:DIR: inputs per forward pass.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub batch_size: usize,
 
     /// The endpoint's base URL; repeat it to spread calls over several servers (they fail
     /// over to each other).
@@ -245,6 +265,9 @@ pub enum ApiArg {
 /// Runs the command.
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let args = *args.options;
+    if let Some(judge) = &args.judge {
+        return run_local(&args, judge, global);
+    }
     let settings = Settings::resolve(&args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -266,6 +289,13 @@ struct Settings {
 impl Settings {
     fn resolve(args: &Options) -> anyhow::Result<Settings> {
         let usage = |m: String| anyhow::Error::new(UsageError(m));
+        for (value, flag) in [(&args.template, "--template"), (&args.model, "--model")] {
+            if value.is_empty() {
+                return Err(usage(format!(
+                    "{flag} is required (or --judge local:DIR for a trained judge)"
+                )));
+            }
+        }
         let (prompt, template) = resolve_prompt(args)?;
         if args.samples == 0 {
             return Err(usage("--samples must be at least 1".into()));
@@ -389,6 +419,32 @@ impl Settings {
             prices,
         })
     }
+}
+
+/// `--judge local:DIR`: a trained judge, no endpoint, no cache.
+fn run_local(args: &Options, judge: &str, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let Some(dir) = judge.strip_prefix("local:") else {
+        return Err(UsageError(format!(
+            "--judge `{judge}`: expected local:DIR (a directory written by `gavel train`)"
+        ))
+        .into());
+    };
+    crate::commands::judge_local::run(
+        crate::commands::judge_local::LocalOptions {
+            dir: Path::new(dir),
+            data: &args.data,
+            out: args.out.as_deref(),
+            pairing: match &args.baseline {
+                Some(b) => Pairing::Baseline(b.clone()),
+                None => Pairing::AllPairs,
+            },
+            swap: !args.no_swap,
+            compare_scores: args.compare_scores,
+            batch_size: args.batch_size,
+            format: args.format,
+        },
+        global,
+    )
 }
 
 /// The judge prompt for the `--template`, `--var`, `--strict` and `--structured` values.

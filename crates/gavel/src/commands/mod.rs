@@ -3,6 +3,7 @@
 pub mod agree;
 pub mod dataset;
 pub mod judge;
+pub mod judge_local;
 pub mod meta_eval;
 pub mod metrics;
 pub mod rank;

@@ -1,0 +1,90 @@
+//! The judge network (encoder, pooling, head) and batched inference.
+
+use candle_core::{Device, Tensor};
+
+use crate::error::Result;
+use crate::head::Head;
+use crate::model::{Batch, Ctx, Encoder, Param};
+use crate::text::Encoded;
+
+/// An encoder with a judge head.
+#[derive(Debug, Clone)]
+pub struct JudgeNet {
+    /// The encoder.
+    pub encoder: Encoder,
+    /// The head.
+    pub head: Head,
+    /// The trainable tensors (empty for inference).
+    pub params: Vec<Param>,
+}
+
+impl JudgeNet {
+    /// Pads `seqs` into a batch.
+    pub fn batch(&self, seqs: &[&Encoded]) -> Result<Batch> {
+        let pairs: Vec<(&[u32], &[u32])> = seqs
+            .iter()
+            .map(|e| (e.ids.as_slice(), e.types.as_slice()))
+            .collect();
+        Batch::new(
+            &pairs,
+            self.encoder.config().pad_token_id,
+            self.encoder.family(),
+            &Device::Cpu,
+        )
+    }
+
+    /// The pooled encoder output, `(B, H)`.
+    pub fn pooled(&self, batch: &Batch, ctx: &mut Ctx) -> Result<Tensor> {
+        let hidden = self.encoder.forward(batch, ctx)?;
+        self.head.pooling().apply(&hidden, &batch.mask)
+    }
+
+    /// The head outputs, `(B, outputs)`.
+    pub fn forward(&self, batch: &Batch, ctx: &mut Ctx) -> Result<Tensor> {
+        let pooled = self.pooled(batch, ctx)?;
+        self.head.forward(&pooled)
+    }
+
+    /// Every tensor (encoder and head) under its saved name.
+    pub fn named_tensors(&self) -> Vec<(String, Tensor)> {
+        let mut out = self.encoder.named_tensors();
+        out.extend(self.head.named_tensors());
+        out
+    }
+
+    /// Head outputs for many inputs, in input order, `batch_size` at a time with inputs of
+    /// similar length batched together (less padding). Inference mode: fused kernels, no
+    /// dropout, no gradient.
+    pub fn predict(&self, seqs: &[Encoded], batch_size: usize) -> Result<Vec<Vec<f32>>> {
+        self.map_batches(seqs, batch_size, |net, batch| {
+            net.forward(batch, &mut Ctx::eval())
+        })
+    }
+
+    /// Pooled vectors for many inputs (inference mode), in input order.
+    pub fn features(&self, seqs: &[Encoded], batch_size: usize) -> Result<Vec<Vec<f32>>> {
+        self.map_batches(seqs, batch_size, |net, batch| {
+            net.pooled(batch, &mut Ctx::eval())
+        })
+    }
+
+    fn map_batches(
+        &self,
+        seqs: &[Encoded],
+        batch_size: usize,
+        f: impl Fn(&JudgeNet, &Batch) -> Result<Tensor>,
+    ) -> Result<Vec<Vec<f32>>> {
+        let mut order: Vec<usize> = (0..seqs.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(seqs[i].ids.len()));
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); seqs.len()];
+        for chunk in order.chunks(batch_size.max(1)) {
+            let refs: Vec<&Encoded> = chunk.iter().map(|&i| &seqs[i]).collect();
+            let batch = self.batch(&refs)?;
+            let rows = f(self, &batch)?.to_vec2::<f32>()?;
+            for (&i, row) in chunk.iter().zip(rows) {
+                out[i] = row;
+            }
+        }
+        Ok(out)
+    }
+}
