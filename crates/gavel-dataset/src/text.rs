@@ -1,0 +1,99 @@
+//! Text keys and counts: the normalised instruction key that deduplication and splitting use,
+//! and the token estimate used when no tokenizer is given.
+
+/// The text that identifies a task: the instruction, and the input after it when there is one
+/// (an instruction like "Summarise the text below." is a different task for every input).
+pub fn task_text(instruction: &str, input: Option<&str>) -> String {
+    match input {
+        Some(i) if !i.trim().is_empty() => format!("{instruction}\n{i}"),
+        _ => instruction.to_string(),
+    }
+}
+
+/// The normalised form under which two tasks are exact duplicates: lower case, every run of
+/// characters that are not letters or digits replaced by one space, trimmed. So `"What is
+/// 2+2?"` and `"what  is 2 + 2"` are the same task.
+pub fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut gap = false;
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            if gap && !out.is_empty() {
+                out.push(' ');
+            }
+            gap = false;
+            if c.is_ascii() {
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.extend(c.to_lowercase());
+            }
+        } else {
+            gap = true;
+        }
+    }
+    out
+}
+
+/// An estimate of the number of tokens a subword tokenizer gives a text, used when no
+/// `tokenizer.json` is given: each run of letters or digits counts one token per four
+/// characters (rounded up), each other visible character one token, and each CJK character one
+/// token. Typical BPE vocabularies give English prose about four characters per token; the
+/// estimate errs high on code and rare words.
+pub fn estimate_tokens(text: &str) -> usize {
+    let mut tokens = 0usize;
+    let mut run = 0usize;
+    for c in text.chars() {
+        if c.is_alphanumeric() && !is_cjk(c) {
+            run += 1;
+            continue;
+        }
+        tokens += run.div_ceil(4);
+        run = 0;
+        if !c.is_whitespace() {
+            tokens += 1;
+        }
+    }
+    tokens + run.div_ceil(4)
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF      // Hiragana, Katakana
+        | 0x3400..=0x4DBF    // CJK Extension A
+        | 0x4E00..=0x9FFF    // CJK Unified Ideographs
+        | 0xAC00..=0xD7AF    // Hangul syllables
+        | 0xF900..=0xFAFF) // CJK Compatibility Ideographs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalisation_folds_case_space_and_punctuation() {
+        assert_eq!(normalize("What is 2+2?"), "what is 2 2");
+        assert_eq!(normalize("  what  IS 2 + 2 "), "what is 2 2");
+        assert_eq!(normalize("Ünïcode—Straße"), "ünïcode straße");
+        assert_eq!(normalize("?!"), "");
+    }
+
+    #[test]
+    fn task_text_keeps_the_input() {
+        assert_eq!(task_text("Sum up.", Some("text")), "Sum up.\ntext");
+        assert_eq!(task_text("Sum up.", Some("  ")), "Sum up.");
+        assert_eq!(task_text("Sum up.", None), "Sum up.");
+    }
+
+    #[test]
+    fn token_estimate() {
+        assert_eq!(estimate_tokens(""), 0);
+        assert_eq!(estimate_tokens("hello"), 2);
+        assert_eq!(estimate_tokens("a b c"), 3);
+        assert_eq!(estimate_tokens("Hi, you!"), 4);
+        assert_eq!(estimate_tokens("中文"), 2);
+        // About a quarter of the characters for plain prose.
+        let prose = "The quick brown fox jumps over the lazy dog and keeps running far away. ";
+        let n = estimate_tokens(&prose.repeat(10));
+        assert!((150..=250).contains(&n), "{n}");
+    }
+}
