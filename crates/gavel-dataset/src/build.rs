@@ -49,7 +49,7 @@ use crate::report::{
     TemplateUse,
 };
 use crate::teacher::{Order, RawLabel, TeacherRecord, parse_line};
-use crate::template::{PromptInput, TemplateMix};
+use crate::template::{PromptInput, ReferenceUse as TemplateReference, TemplateMix};
 use crate::text::{normalize, task_text};
 use crate::tokens::{PER_MESSAGE, TokenCounter, count_messages};
 
@@ -214,12 +214,7 @@ fn file_len(path: &Path) -> Option<u64> {
 pub fn resolve_templates(names: &[(String, f64)]) -> Result<TemplateMix, DatasetError> {
     let mut entries = Vec::new();
     for (name, w) in names {
-        let t = crate::template::builtin(name).ok_or_else(|| {
-            DatasetError::Config(format!(
-                "unknown template `{name}`; the dataset builder knows {}",
-                crate::template::BUILTIN.join(", ")
-            ))
-        })?;
+        let t = crate::template::resolve(name).map_err(DatasetError::Config)?;
         entries.push((t, *w));
     }
     Ok(TemplateMix::new(entries))
@@ -268,9 +263,12 @@ struct RenderedOk {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ReferenceUse {
+    /// The item has none.
     None,
     Shown,
     Dropped,
+    /// Kept, but the template does not show references.
+    Unused,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -664,6 +662,7 @@ impl State<'_> {
                 self.report.reference.with_reference += 1;
                 self.report.reference.dropped += 1;
             }
+            ReferenceUse::Unused => self.report.reference.with_reference += 1,
         }
         self.prompt_tokens += ok.prompt_tokens as u64;
         self.target_tokens += ok.target_tokens as u64;
@@ -857,36 +856,38 @@ impl State<'_> {
         let item = &p.item;
         let seed = self.config.seed;
         let keys = [item.id.as_str(), first, second];
-        let u = unit(keyed(seed, "template", &keys));
-        let template = self
-            .mix
-            .choose(u, |t| scores.is_some() || !t.convention().needs_scores())
-            .ok_or(DropReason::NoTemplate)?;
-        let template_index = self
-            .mix
-            .formats()
-            .position(|t| Arc::ptr_eq(t, template))
-            .unwrap_or(0);
         let item_reference = item.reference.as_ref().and_then(text_of);
+        let dropped = item_reference.is_some()
+            && unit(keyed(seed, "reference", &keys)) < self.config.reference_drop;
+        let u = unit(keyed(seed, "template", &keys));
+        let has_reference = item_reference.is_some() && !dropped;
+        let (template_index, template) = self
+            .mix
+            .choose(u, |t| {
+                t.accepts(label, scores.is_some(), has_reference, item)
+            })
+            .ok_or(DropReason::NoTemplate)?;
         let (reference, reference_use) = match item_reference {
-            Some(text) if template.shows_reference() => {
-                if unit(keyed(seed, "reference", &keys)) < self.config.reference_drop {
-                    (None, ReferenceUse::Dropped)
-                } else {
-                    (Some(text), ReferenceUse::Shown)
-                }
+            Some(_) if dropped => (None, ReferenceUse::Dropped),
+            Some(_) if template.reference() == TemplateReference::None => {
+                (None, ReferenceUse::Unused)
             }
-            _ => (None, ReferenceUse::None),
+            Some(text) => (Some(text), ReferenceUse::Shown),
+            None => (None, ReferenceUse::None),
         };
-        let response = |m: &str| item.response(m).and_then(text_of).unwrap_or("");
-        let (response_a, response_b) = (response(first), response(second));
-        let prompt = template.render(&PromptInput {
-            instruction: &item.instruction,
-            input: item.input.as_deref(),
-            reference,
-            first: response_a,
-            second: response_b,
-        });
+        let content = |m: &str| item.response(m).ok_or(DropReason::MissingResponse);
+        let (first_content, second_content) = (content(first)?, content(second)?);
+        let response_a = text_of(first_content).ok_or(DropReason::MultiTurn)?;
+        let response_b = text_of(second_content).ok_or(DropReason::MultiTurn)?;
+        let prompt = template
+            .render(&PromptInput {
+                item,
+                show_reference: reference.is_some(),
+                first: (first, first_content),
+                second: (second, second_content),
+            })
+            .map_err(|_| DropReason::NoTemplate)?;
+        let rationale = rationale.filter(|_| template.convention().has_rationale());
         let (rationale, mentions) = match rationale {
             Some((text, swap)) => {
                 let m = remap(text, template.naming(), swap);

@@ -158,7 +158,8 @@ pub fn render(config: &BuildConfig, report: &BuildReport) -> String {
     let r = &report.reference;
     let _ = writeln!(
         w,
-        "- Reference answers: {} examples had one; {} shown, {} left out (drop share {}).",
+        "- Reference answers: {} examples had one; {} shown, {} left out by the drop (share {}), \
+         the rest under templates that show none.",
         r.with_reference, r.shown, r.dropped, r.drop_share
     );
     let _ = writeln!(

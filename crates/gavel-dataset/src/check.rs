@@ -332,7 +332,7 @@ impl CheckState<'_> {
         let convention: Option<Convention> = w.template.as_deref().and_then(|t| {
             self.manifest
                 .convention(t)
-                .or_else(|| crate::template::builtin(t).map(|f| f.convention()))
+                .or_else(|| crate::template::resolve(t).ok().map(|f| f.convention()))
         });
         match (&w.target, &w.label, convention) {
             (None, _, _) => own.push(("missing_field", "no target (answer turn)".into())),
@@ -353,7 +353,7 @@ impl CheckState<'_> {
                                 reading.choice
                             ),
                         ));
-                    } else if c.needs_scores() && reading.scores != w.scores {
+                    } else if c == Convention::TwoScores && reading.scores != w.scores {
                         own.push((
                             "label_mismatch",
                             format!(

@@ -5,16 +5,17 @@
 //! with, so that `gavel judge` reads its answers with the same parser as any judge's. The
 //! conventions written here are the published ones:
 //!
-//! | convention | template | target |
+//! | convention | templates | target |
 //! |---|---|---|
-//! | `choice-brackets` | `mt-bench-pair` | the reasoning, then `[[A]]`, `[[B]]` or `[[C]]` (tie) |
-//! | `pandalm` | `pandalm` | `1`, `2` or `Tie` alone on the first line, then `### Reason: ...` |
-//! | `two-scores` | `judgelm` | the two scores on the first line (`8 6`), then the reasoning |
+//! | `choice-brackets` | `mt-bench-pair`, `mt-bench-pair-ref` | the reasoning, then `[[A]]`, `[[B]]` or `[[C]]` (tie) |
+//! | `pandalm` | `pandalm` | `1`, `2` or `Tie` alone on the first line, then `Reason: ...` |
+//! | `two-scores` | `judgelm` | the two scores on the first line (`8 6`), then the reasoning (needs teacher scores) |
+//! | `auto-j-pair` | `auto-j-pair` | the reasoning, then `So, the final decision is Response 1.` (or `Response 2`, `Tie`) |
+//! | `result-choice` | `prometheus-relative` | `Feedback: ... [RESULT] A` (no ties) |
+//! | `alpaca-eval` | `alpaca-eval` | `m` or `M` alone (no ties, no reasoning) |
 //!
-//! Reading goes through [`VerdictReader`], the seam between this crate and gavel-judge's
-//! verdict parsers: [`BuiltinReader`] implements the three conventions above in a few lines,
-//! and a reader backed by `gavel_judge::parse` can take its place without touching the
-//! builder or the checker.
+//! Reading goes through [`VerdictReader`]; [`JudgeParsers`] is gavel-judge's parsers, the
+//! ones `gavel judge` reads answers with.
 
 use std::fmt;
 
@@ -107,7 +108,7 @@ impl fmt::Display for Choice {
     }
 }
 
-/// A published judge output convention.
+/// A published judge output convention (the pairwise ones of gavel-judge's parsers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Convention {
     /// `[[A]]`, `[[B]]`, or `[[C]]` for a tie, at the end (MT-Bench pairwise).
@@ -119,6 +120,15 @@ pub enum Convention {
     /// Two scores on the first line, then the reason (JudgeLM).
     #[serde(rename = "two-scores")]
     TwoScores,
+    /// `So, the final decision is Response 1 / Response 2 / Tie` at the end (Auto-J).
+    #[serde(rename = "auto-j-pair")]
+    AutoJPair,
+    /// `Feedback: ... [RESULT] A` or `B`, no ties (Prometheus relative grading).
+    #[serde(rename = "result-choice")]
+    ResultChoice,
+    /// `m` (the first output) or `M` (the second) alone, no ties and no reason (AlpacaEval 2).
+    #[serde(rename = "alpaca-eval")]
+    AlpacaEval,
 }
 
 /// A verdict read back from a target.
@@ -132,18 +142,24 @@ pub struct Reading {
 
 impl Convention {
     /// Every convention.
-    pub const ALL: [Convention; 3] = [
+    pub const ALL: [Convention; 6] = [
         Convention::ChoiceBrackets,
         Convention::PandaLm,
         Convention::TwoScores,
+        Convention::AutoJPair,
+        Convention::ResultChoice,
+        Convention::AlpacaEval,
     ];
 
-    /// The convention's name (the same names as gavel-judge's parsers).
+    /// The convention's name (gavel-judge's parser names).
     pub fn id(self) -> &'static str {
         match self {
             Convention::ChoiceBrackets => "choice-brackets",
             Convention::PandaLm => "pandalm",
             Convention::TwoScores => "two-scores",
+            Convention::AutoJPair => "auto-j-pair",
+            Convention::ResultChoice => "result-choice",
+            Convention::AlpacaEval => "alpaca-eval",
         }
     }
 
@@ -152,42 +168,48 @@ impl Convention {
         Convention::ALL.into_iter().find(|c| c.id() == id)
     }
 
-    /// Whether a target needs the two scores (a bare preference cannot be written in it
-    /// without inventing numbers, which the builder never does).
-    pub fn needs_scores(self) -> bool {
-        self == Convention::TwoScores
+    /// Whether a target in this convention can state the verdict: score conventions need the
+    /// scores (the builder never invents numbers), and some conventions have no tie.
+    pub fn can_carry(self, choice: Choice, scores: bool) -> bool {
+        match self {
+            Convention::TwoScores => scores,
+            Convention::ResultChoice | Convention::AlpacaEval => choice != Choice::Tie,
+            _ => true,
+        }
+    }
+
+    /// Whether the convention has room for a rationale.
+    pub fn has_rationale(self) -> bool {
+        self != Convention::AlpacaEval
     }
 
     /// The training target: the verdict (and scores) in this convention, with the rationale
-    /// where the convention puts it. `None` when the convention needs scores and there are
-    /// none.
+    /// where the convention puts it. `None` when the convention cannot state the verdict.
     pub fn target(
         self,
         choice: Choice,
         scores: Option<(f64, f64)>,
         rationale: Option<&str>,
     ) -> Option<String> {
+        if !self.can_carry(choice, scores.is_some()) {
+            return None;
+        }
         let rationale = rationale.map(str::trim).filter(|r| !r.is_empty());
+        let before = |verdict: &str, sep: &str| match rationale {
+            Some(r) => format!("{r}{sep}{verdict}"),
+            None => verdict.to_string(),
+        };
+        let pick = |a: &'static str, b: &'static str, tie: &'static str| match choice {
+            Choice::A => a,
+            Choice::B => b,
+            Choice::Tie => tie,
+        };
         Some(match self {
-            Convention::ChoiceBrackets => {
-                let token = match choice {
-                    Choice::A => "[[A]]",
-                    Choice::B => "[[B]]",
-                    Choice::Tie => "[[C]]",
-                };
-                match rationale {
-                    Some(r) => format!("{r}\n\n{token}"),
-                    None => token.to_string(),
-                }
-            }
+            Convention::ChoiceBrackets => before(pick("[[A]]", "[[B]]", "[[C]]"), "\n\n"),
             Convention::PandaLm => {
-                let first = match choice {
-                    Choice::A => "1",
-                    Choice::B => "2",
-                    Choice::Tie => "Tie",
-                };
+                let first = pick("1", "2", "Tie");
                 match rationale {
-                    Some(r) => format!("{first}\n\n### Reason: {r}"),
+                    Some(r) => format!("{first}\n\nReason: {r}"),
                     None => first.to_string(),
                 }
             }
@@ -199,6 +221,21 @@ impl Convention {
                     None => line,
                 }
             }
+            Convention::AutoJPair => before(
+                &format!(
+                    "So, the final decision is {}.",
+                    pick("Response 1", "Response 2", "Tie")
+                ),
+                "\n\n",
+            ),
+            Convention::ResultChoice => {
+                let verdict = pick("A", "B", "");
+                match rationale {
+                    Some(r) => format!("Feedback: {r} [RESULT] {verdict}"),
+                    None => format!("Feedback: [RESULT] {verdict}"),
+                }
+            }
+            Convention::AlpacaEval => pick("m", "M", "").to_string(),
         })
     }
 }
@@ -209,104 +246,53 @@ impl fmt::Display for Convention {
     }
 }
 
-/// Reads the verdict from a target written in a convention: the seam for gavel-judge's
-/// parsers (`gavel_judge::parse::read`), which can replace [`BuiltinReader`] without changes
-/// elsewhere.
+/// Reads the verdict from a target written in a convention: the seam between the builder and
+/// checker and the verdict parsers.
 pub trait VerdictReader: Send + Sync {
     /// The verdict, or why there is none.
     fn read(&self, convention: Convention, text: &str) -> Result<Reading, String>;
 }
 
-/// The readers of the three conventions this crate writes, following their published rules:
-/// the last `[[X]]` marker for `choice-brackets`, the first non-empty line for `pandalm` and
-/// `two-scores`.
+/// gavel-judge's verdict parsers (`gavel_judge::parse::read`), lenient as `gavel judge` reads
+/// by default: a target passes if the judge runner would read the same verdict from it.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct BuiltinReader;
+pub struct JudgeParsers;
 
-impl VerdictReader for BuiltinReader {
+impl VerdictReader for JudgeParsers {
     fn read(&self, convention: Convention, text: &str) -> Result<Reading, String> {
-        match convention {
-            Convention::ChoiceBrackets => {
-                let mut found = None;
-                let mut from = 0;
-                while let Some(open) = text[from..].find("[[") {
-                    let start = from + open + 2;
-                    let Some(close) = text[start..].find("]]") else {
-                        break;
-                    };
-                    match text[start..start + close].trim() {
-                        "A" => found = Some(Choice::A),
-                        "B" => found = Some(Choice::B),
-                        "C" => found = Some(Choice::Tie),
-                        _ => {}
-                    }
-                    from = start;
-                }
-                found
-                    .map(|choice| Reading {
-                        choice,
-                        scores: None,
-                    })
-                    .ok_or_else(|| "no [[A]], [[B]] or [[C]] verdict".to_string())
-            }
-            Convention::PandaLm => {
-                let line = first_line(text);
-                let t = line.trim_end_matches(['.', ':']).trim();
-                let choice = match t {
-                    "1" => Choice::A,
-                    "2" => Choice::B,
-                    _ if t.eq_ignore_ascii_case("tie") => Choice::Tie,
-                    _ => {
-                        return Err(format!("the first line `{line}` is not 1, 2 or Tie"));
-                    }
-                };
-                Ok(Reading {
-                    choice,
-                    scores: None,
-                })
-            }
-            Convention::TwoScores => {
-                let line = first_line(text);
-                let nums: Vec<f64> = line
-                    .split(|c: char| c.is_whitespace() || c == ',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::parse::<f64>)
-                    .collect::<Result<_, _>>()
-                    .map_err(|_| format!("the first line `{line}` is not two scores"))?;
-                match nums.as_slice() {
-                    [a, b] if a.is_finite() && b.is_finite() => Ok(Reading {
-                        choice: Choice::from_scores(*a, *b),
-                        scores: Some((*a, *b)),
-                    }),
-                    _ => Err(format!("the first line `{line}` is not two scores")),
-                }
-            }
+        use gavel_judge::protocol::Verdict;
+        let c = gavel_judge::parse::Convention::from_id(convention.id())
+            .ok_or_else(|| format!("gavel-judge has no parser `{}`", convention.id()))?;
+        let reading = gavel_judge::parse::read(c, text, &gavel_judge::parse::Context::default())
+            .map_err(|u| u.message)?;
+        match reading.verdict {
+            Verdict::First => Ok(Reading {
+                choice: Choice::A,
+                scores: None,
+            }),
+            Verdict::Second => Ok(Reading {
+                choice: Choice::B,
+                scores: None,
+            }),
+            Verdict::Tie => Ok(Reading {
+                choice: Choice::Tie,
+                scores: None,
+            }),
+            Verdict::Scores(a, b) => Ok(Reading {
+                choice: Choice::from_scores(a, b),
+                scores: Some((a, b)),
+            }),
+            other => Err(format!("not a pairwise verdict: {other:?}")),
         }
     }
-}
-
-fn first_line(text: &str) -> &str {
-    text.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn round_trip(c: Convention, choice: Choice, scores: Option<(f64, f64)>, why: Option<&str>) {
-        let target = c.target(choice, scores, why).unwrap();
-        let back = BuiltinReader.read(c, &target).unwrap();
-        assert_eq!(back.choice, choice, "{c}: {target:?}");
-        if c.needs_scores() {
-            assert_eq!(back.scores, scores);
-        }
-    }
-
     #[test]
-    fn every_convention_round_trips() {
+    fn every_convention_round_trips_through_gavel_judge_parsers() {
         for c in Convention::ALL {
             for (choice, scores) in [
                 (Choice::A, (8.0, 3.0)),
@@ -314,7 +300,17 @@ mod tests {
                 (Choice::Tie, (5.0, 5.0)),
             ] {
                 for why in [None, Some("Assistant A cites [[B]] as wrong.\n1\nTie")] {
-                    round_trip(c, choice, Some(scores), why);
+                    let Some(target) = c.target(choice, Some(scores), why) else {
+                        assert!(!c.can_carry(choice, true), "{c} {choice}");
+                        continue;
+                    };
+                    let back = JudgeParsers
+                        .read(c, &target)
+                        .unwrap_or_else(|e| panic!("{c}: {target:?}: {e}"));
+                    assert_eq!(back.choice, choice, "{c}: {target:?}");
+                    if c == Convention::TwoScores {
+                        assert_eq!(back.scores, Some(scores));
+                    }
                 }
             }
         }
@@ -331,7 +327,7 @@ mod tests {
             Convention::PandaLm
                 .target(Choice::B, None, Some("clearer"))
                 .unwrap(),
-            "2\n\n### Reason: clearer"
+            "2\n\nReason: clearer"
         );
         assert_eq!(
             Convention::TwoScores
@@ -339,20 +335,37 @@ mod tests {
                 .unwrap(),
             "8 6.5\nA is better"
         );
+        assert_eq!(
+            Convention::AutoJPair
+                .target(Choice::B, None, Some("2 is kinder"))
+                .unwrap(),
+            "2 is kinder\n\nSo, the final decision is Response 2."
+        );
+        assert_eq!(
+            Convention::ResultChoice
+                .target(Choice::A, None, Some("A fits"))
+                .unwrap(),
+            "Feedback: A fits [RESULT] A"
+        );
+        assert_eq!(
+            Convention::AlpacaEval
+                .target(Choice::B, None, Some("x"))
+                .unwrap(),
+            "M"
+        );
         assert_eq!(Convention::TwoScores.target(Choice::A, None, None), None);
+        assert_eq!(
+            Convention::ResultChoice.target(Choice::Tie, None, None),
+            None
+        );
     }
 
     #[test]
-    fn readers_reject_malformed_targets() {
-        let r = BuiltinReader;
+    fn malformed_targets_do_not_parse() {
+        let r = JudgeParsers;
         assert!(r.read(Convention::ChoiceBrackets, "A is better").is_err());
         assert!(r.read(Convention::PandaLm, "Response 1 is better").is_err());
-        assert!(r.read(Convention::TwoScores, "8\nok").is_err());
         assert!(r.read(Convention::TwoScores, "eight six").is_err());
-        assert_eq!(
-            r.read(Convention::PandaLm, "\n tie.\nok").unwrap().choice,
-            Choice::Tie
-        );
     }
 
     #[test]

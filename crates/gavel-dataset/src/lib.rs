@@ -22,7 +22,7 @@
 //! config.human = vec!["human.jsonl".into()];
 //! let report = build(&config, &|_: Progress<'_>| {})?;
 //! println!("{} examples", report.examples());
-//! let checked = gavel_dataset::check::check("dataset".as_ref(), &gavel_dataset::convention::BuiltinReader)?;
+//! let checked = gavel_dataset::check::check("dataset".as_ref(), &gavel_dataset::convention::JudgeParsers)?;
 //! assert!(checked.ok());
 //! # Ok::<(), gavel_dataset::error::DatasetError>(())
 //! ```

@@ -53,6 +53,11 @@ impl Naming {
         noun: "Response",
         marker: Marker::Digit,
     };
+    /// "Response A" / "Response B" (Prometheus relative grading).
+    pub const RESPONSE_LETTER: Naming = Naming {
+        noun: "Response",
+        marker: Marker::Letter,
+    };
     /// "Output (a)" / "Output (b)" (AlpacaEval, LLMBar).
     pub const OUTPUT_PAREN: Naming = Naming {
         noun: "Output",

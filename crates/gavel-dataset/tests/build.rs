@@ -9,7 +9,7 @@ use gavel_dataset::config::{
     BalancePolicy, BuildConfig, DuplicatePolicy, ExampleFormat, InconsistentPolicy, SplitShares,
     SwapPolicy,
 };
-use gavel_dataset::convention::BuiltinReader;
+use gavel_dataset::convention::JudgeParsers;
 use gavel_dataset::report::{BuildReport, DropReason};
 use serde_json::{Value, json};
 
@@ -120,7 +120,7 @@ fn target(e: &Value) -> String {
 }
 
 fn assert_checks(dir: &Path) {
-    let c = check(dir, &BuiltinReader).unwrap();
+    let c = check(dir, &JudgeParsers).unwrap();
     assert!(c.ok(), "{:#?}", c.listed);
 }
 
@@ -310,7 +310,7 @@ fn swap_remaps_labels_scores_and_rationales_naming_both_assistants() {
     let (_, splits) = run(&c);
     assert_eq!(
         target(&splits[0][1]),
-        "2\n\n### Reason: Response 2 is more accurate than Response 1, but Response 1's answer is shorter."
+        "2\n\nReason: Response 2 is more accurate than Response 1, but Response 1's answer is shorter."
     );
     c.templates = vec![("judgelm".into(), 1.0)];
     let (_, splits) = run(&c);
@@ -609,16 +609,25 @@ fn templates_mix_by_share_and_reference_drop() {
     let dropped_share = r.reference.dropped as f64 / r.reference.with_reference as f64;
     assert!((dropped_share - 0.3).abs() < 0.06, "{dropped_share}");
     for e in &splits[0] {
-        let shown = e["messages"][1]["content"]
-            .as_str()
+        let shown = e["messages"]
+            .as_array()
             .unwrap()
-            .contains("REF-")
-            || e["messages"][0]["content"]
-                .as_str()
-                .unwrap()
-                .contains("REF-");
+            .iter()
+            .any(|m| m["content"].as_str().unwrap().contains("REF-"));
         assert_eq!(shown, !e["reference"].is_null());
+        // Of these three, only judgelm shows a reference.
+        if shown {
+            assert_eq!(e["template"], "judgelm");
+        }
     }
+    assert!(r.reference.shown > 0);
+    assert_checks(&c.out);
+    // A template that needs the reference is used only where it was not dropped.
+    c.templates = vec![("mt-bench-pair-ref".into(), 1.0)];
+    let (r, splits) = run(&c);
+    let no_template = r.dropped(DropReason::NoTemplate).unwrap().examples;
+    assert!((130..=230).contains(&no_template), "{no_template}");
+    assert!(splits[0].iter().all(|e| !e["reference"].is_null()));
     assert_checks(&c.out);
     // Only a score template and no scores: nothing can carry the verdict.
     c.templates = vec![("judgelm".into(), 1.0)];
@@ -633,7 +642,7 @@ fn token_limits_estimated_and_with_a_tokenizer() {
         0,
         &[
             json!({"id": "short", "instruction": "Hi there", "responses": {"x": "a", "y": "b"}}),
-            json!({"id": "long", "instruction": "Say something long", "responses": {"x": "word ".repeat(400), "y": "b"}}),
+            json!({"id": "long", "instruction": "Say something long", "responses": {"x": "word ".repeat(2000), "y": "b"}}),
         ],
     );
     f.write(
@@ -644,7 +653,7 @@ fn token_limits_estimated_and_with_a_tokenizer() {
         ],
     );
     let mut c = f.config(&["j.jsonl"]);
-    c.filters.max_tokens = Some(400);
+    c.filters.max_tokens = Some(1500);
     let (r, splits) = run(&c);
     assert_eq!(r.dropped(DropReason::TooLong).unwrap().examples, 2);
     assert!(splits[0].iter().all(|e| e["item"] == "short"));
@@ -663,12 +672,12 @@ fn token_limits_estimated_and_with_a_tokenizer() {
     std::fs::write(f.path("tokenizer.json"), tk.to_string()).unwrap();
     c.tokenizer = Some(f.path("tokenizer.json"));
     c.filters.max_target_tokens = None;
-    c.filters.max_prompt_tokens = Some(450);
+    c.filters.max_prompt_tokens = Some(2050);
     let (r, _) = run(&c);
     assert!(r.tokens.counter.contains("tokenizer.json"));
-    // The long prompt has 400 words plus the template: over 450 exactly counted.
+    // The long prompt has 2,000 words plus the template: over 2,050 exactly counted.
     assert_eq!(r.dropped(DropReason::TooLong).unwrap().examples, 2);
-    c.filters.max_prompt_tokens = Some(700);
+    c.filters.max_prompt_tokens = Some(3000);
     let (r, _) = run(&c);
     assert_eq!(r.dropped(DropReason::TooLong).unwrap().examples, 0);
 }
@@ -745,7 +754,7 @@ fn the_check_finds_broken_targets_and_leaks() {
     t.push_str(&lines[4]);
     t.push('\n');
     std::fs::write(&test, t).unwrap();
-    let r = check(&c.out, &BuiltinReader).unwrap();
+    let r = check(&c.out, &JudgeParsers).unwrap();
     assert!(!r.ok());
     assert_eq!(r.problems.label_mismatch, 1);
     assert_eq!(r.problems.unparseable_target, 1);

@@ -11,7 +11,7 @@ use gavel_dataset::config::{
     BalancePolicy, BuildConfig, DuplicatePolicy, ExampleFormat, FilterConfig, InconsistentPolicy,
     SplitShares, SwapPolicy, parse_weights,
 };
-use gavel_dataset::convention::{BuiltinReader, Choice};
+use gavel_dataset::convention::{Choice, JudgeParsers};
 use gavel_dataset::report::{BuildReport, LabelCounts};
 use indicatif::ProgressBar;
 
@@ -397,7 +397,7 @@ fn build_summary(r: &BuildReport) -> String {
 }
 
 fn run_check(a: CheckArgs, global: &GlobalArgs) -> anyhow::Result<Outcome> {
-    let report = check_with(&a.dir, &BuiltinReader, a.strict)
+    let report = check_with(&a.dir, &JudgeParsers, a.strict)
         .with_context(|| format!("checking {}", a.dir.display()))?;
     match a.format {
         OutputFormat::Json => print_json(&report)?,
