@@ -1194,6 +1194,8 @@ struct Sink {
     path: PathBuf,
     out: SinkOut,
     labels: Vec<u8>,
+    /// Item and instruction of each staged example, to count what balancing keeps.
+    keys: Vec<(u64, u64)>,
     items: HashSet<u64>,
     instructions: HashSet<u64>,
     report: SplitReport,
@@ -1221,6 +1223,7 @@ impl Sink {
             path,
             out,
             labels: Vec::new(),
+            keys: Vec::new(),
             items: HashSet::new(),
             instructions: HashSet::new(),
             report: SplitReport::default(),
@@ -1239,6 +1242,7 @@ impl Sink {
             SinkOut::Direct(f) => f.write_all(line),
             SinkOut::Staged(w) => {
                 self.labels.push(label.code());
+                self.keys.push((item, instruction));
                 w.write_all(line)
             }
         };
@@ -1283,7 +1287,8 @@ impl Sink {
                 ];
                 let mut line = Vec::new();
                 let mut labels = LabelCounts::default();
-                for &code in &self.labels {
+                let (mut items, mut instructions) = (HashSet::new(), HashSet::new());
+                for (&code, &(item, instruction)) in self.labels.iter().zip(&self.keys) {
                     line.clear();
                     reader
                         .read_until(b'\n', &mut line)
@@ -1302,11 +1307,15 @@ impl Sink {
                         if let Some(choice) = Choice::from_code(code) {
                             labels.add(choice);
                         }
+                        items.insert(item);
+                        instructions.insert(instruction);
                     }
                 }
                 out.commit()?;
                 self.report.labels = labels;
                 self.report.examples = labels.total();
+                self.report.items = items.len() as u64;
+                self.report.instructions = instructions.len() as u64;
             }
         }
         Ok(self.report)

@@ -556,6 +556,11 @@ fn balancing_keeps_exact_counts_from_the_written_examples() {
         .map(|e| e["id"].as_str().unwrap())
         .collect();
     assert_eq!(unique.len(), 180);
+    let items: std::collections::HashSet<&str> = splits[0]
+        .iter()
+        .map(|e| e["item"].as_str().unwrap())
+        .collect();
+    assert_eq!(s.items as usize, items.len());
     c.balance = BalancePolicy::parse("A=0.5,B=0.25,tie=0.25").unwrap();
     let (r, _) = run(&c);
     let s = &r.splits["train"];
