@@ -23,27 +23,27 @@ use crate::convention::Choice;
 use crate::teacher::Order;
 use crate::template::Message;
 
-/// One training example.
+/// One training example; its texts are borrowed from the item and the record.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Example {
-    /// `item:model_a:model_b:order:template`, unique in a dataset.
+pub struct Example<'a> {
+    /// `item:model_a:model_b`, unique in a dataset.
     pub id: String,
     /// The item.
-    pub item: String,
+    pub item: &'a str,
     /// The item's instruction.
-    pub instruction: String,
+    pub instruction: &'a str,
     /// The item's input.
-    pub input: Option<String>,
+    pub input: Option<&'a str>,
     /// The reference answer shown in the prompt.
-    pub reference: Option<String>,
+    pub reference: Option<&'a str>,
     /// The response shown first.
-    pub response_a: String,
+    pub response_a: &'a str,
     /// The response shown second.
-    pub response_b: String,
+    pub response_b: &'a str,
     /// The model shown first.
-    pub model_a: String,
+    pub model_a: &'a str,
     /// The model shown second.
-    pub model_b: String,
+    pub model_b: &'a str,
     /// The preference in the frame shown.
     pub label: Choice,
     /// The scores in the frame shown.
@@ -51,18 +51,18 @@ pub struct Example {
     /// `AB` as in the source record, `BA` swapped.
     pub order: Order,
     /// The template.
-    pub template: String,
+    pub template: &'a str,
     /// The teacher's annotator, or `human`.
-    pub source: String,
+    pub source: &'a str,
     /// The prompt.
     pub prompt: Vec<Message>,
     /// The answer the model is trained to give.
     pub target: String,
 }
 
-struct Flat<'a>(&'a Example, bool);
+struct Flat<'a, 'b>(&'a Example<'b>, bool);
 
-impl Flat<'_> {
+impl Flat<'_, '_> {
     fn write<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
         let e = self.0;
         m.serialize_entry("id", &e.id)?;
@@ -94,24 +94,38 @@ struct Turn<'a> {
     value: &'a str,
 }
 
-struct MessagesRow<'a>(&'a Example);
-struct SharegptRow<'a>(&'a Example);
-struct AlpacaRow<'a>(&'a Example);
+struct MessagesRow<'a, 'b>(&'a Example<'b>);
+struct SharegptRow<'a, 'b>(&'a Example<'b>);
+struct AlpacaRow<'a, 'b>(&'a Example<'b>);
 
-impl Serialize for MessagesRow<'_> {
+impl Serialize for MessagesRow<'_, '_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let e = self.0;
         let mut m = s.serialize_map(None)?;
         let mut messages: Vec<&Message> = e.prompt.iter().collect();
-        let answer = Message::new("assistant", e.target.clone());
-        messages.push(&answer);
-        m.serialize_entry("messages", &messages)?;
+        #[derive(Serialize)]
+        struct Answer<'t> {
+            role: &'static str,
+            content: &'t str,
+        }
+        #[derive(Serialize)]
+        #[serde(untagged)]
+        enum Turn<'t> {
+            Prompt(&'t Message),
+            Answer(Answer<'t>),
+        }
+        let mut turns: Vec<Turn<'_>> = messages.drain(..).map(Turn::Prompt).collect();
+        turns.push(Turn::Answer(Answer {
+            role: "assistant",
+            content: &e.target,
+        }));
+        m.serialize_entry("messages", &turns)?;
         Flat(e, false).write(&mut m)?;
         m.end()
     }
 }
 
-impl Serialize for SharegptRow<'_> {
+impl Serialize for SharegptRow<'_, '_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let e = self.0;
         let mut m = s.serialize_map(None)?;
@@ -137,7 +151,7 @@ impl Serialize for SharegptRow<'_> {
     }
 }
 
-impl Serialize for AlpacaRow<'_> {
+impl Serialize for AlpacaRow<'_, '_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let e = self.0;
         let mut m = s.serialize_map(None)?;
@@ -162,7 +176,7 @@ impl Serialize for AlpacaRow<'_> {
     }
 }
 
-impl Example {
+impl Example<'_> {
     /// The example as one JSON line (with the final newline) in a layout.
     pub fn to_line(&self, format: ExampleFormat, out: &mut Vec<u8>) {
         // Serialising plain strings and numbers into a Vec cannot fail.
@@ -281,7 +295,7 @@ impl Written {
 mod tests {
     use super::*;
 
-    fn example() -> Example {
+    fn example() -> Example<'static> {
         Example {
             id: "q1:x:y:AB:mt-bench-pair".into(),
             item: "q1".into(),

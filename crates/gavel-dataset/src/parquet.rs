@@ -233,11 +233,12 @@ mod tests {
             let jsonl = dir.path().join("train.jsonl");
             let mut text = Vec::new();
             for i in 0..(ROWS + 5) {
+                let item = format!("q{i}");
                 Example {
                     id: format!("q{i}:x:y"),
-                    item: format!("q{i}"),
+                    item: &item,
                     instruction: "ask".into(),
-                    input: (i % 2 == 0).then(|| "ctx".into()),
+                    input: (i % 2 == 0).then_some("ctx"),
                     reference: None,
                     response_a: "a".into(),
                     response_b: "b".into(),

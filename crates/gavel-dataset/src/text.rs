@@ -40,9 +40,29 @@ pub fn normalize(text: &str) -> String {
 /// token. Typical BPE vocabularies give English prose about four characters per token; the
 /// estimate errs high on code and rare words.
 pub fn estimate_tokens(text: &str) -> usize {
+    // Bytes, not chars, for ASCII (nearly all of a typical prompt); other characters are
+    // decoded where they start.
+    let bytes = text.as_bytes();
     let mut tokens = 0usize;
     let mut run = 0usize;
-    for c in text.chars() {
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            i += 1;
+            if b.is_ascii_alphanumeric() {
+                run += 1;
+                continue;
+            }
+            tokens += run.div_ceil(4);
+            run = 0;
+            if !b.is_ascii_whitespace() {
+                tokens += 1;
+            }
+            continue;
+        }
+        let c = text[i..].chars().next().unwrap_or(' ');
+        i += c.len_utf8().max(1);
         if c.is_alphanumeric() && !is_cjk(c) {
             run += 1;
             continue;
