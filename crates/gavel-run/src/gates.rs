@@ -3,6 +3,7 @@
 //! would defeat its purpose.
 
 use gavel_core::Label;
+use gavel_stats::rank::report::pairwise_outcome;
 use serde_json::Value;
 
 use crate::config::Gate;
@@ -10,33 +11,25 @@ use crate::metric_judge::headline;
 use crate::report::{GateOutcome, Summary};
 
 /// The win rate of `model` against `baseline` over every pairwise label comparing the two: wins
-/// count 1, ties one half. Returns the rate and the number of labels.
+/// count 1, ties one half (labels read as `gavel rank` reads them; others are left out).
+/// Returns the rate and the number of labels.
 pub fn win_rate(labels: &[Label], model: &str, baseline: &str) -> Option<(f64, usize)> {
     let mut n = 0usize;
     let mut points = 0.0;
     for l in labels {
-        let (Some(a), Some(b)) = (l.model_a.as_deref(), l.model_b.as_deref()) else {
-            continue;
-        };
-        let model_is_a = match (a, b) {
-            (a, b) if a == model && b == baseline => true,
-            (a, b) if a == baseline && b == model => false,
+        let model_is_a = match (l.model_a.as_deref(), l.model_b.as_deref()) {
+            (Some(a), Some(b)) if a == model && b == baseline => true,
+            (Some(a), Some(b)) if a == baseline && b == model => false,
             _ => continue,
         };
-        let Some(key) = l.label.category_key() else {
+        let Ok(Some(outcome)) = pairwise_outcome(&l.label) else {
             continue;
-        };
-        let won = match key.as_str() {
-            "A" | "model_a" | "1" => Some(model_is_a),
-            "B" | "model_b" | "2" => Some(!model_is_a),
-            k if k.to_ascii_lowercase().contains("tie") => None,
-            _ => continue,
         };
         n += 1;
-        points += match won {
-            Some(true) => 1.0,
-            Some(false) => 0.0,
-            None => 0.5,
+        points += if model_is_a {
+            outcome.score_a()
+        } else {
+            1.0 - outcome.score_a()
         };
     }
     (n > 0).then(|| (points / n as f64, n))

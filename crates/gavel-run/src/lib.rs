@@ -29,3 +29,14 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// The distinct values in order of first appearance.
+pub fn distinct(values: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in values {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}

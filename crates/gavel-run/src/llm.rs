@@ -217,30 +217,14 @@ impl LlmJudge {
                 stop.message, summary.not_judged
             ));
         }
-        let reported: Vec<String> = {
-            let mut v: Vec<String> = Vec::new();
-            for m in judgments.iter().filter_map(|j| j.judge_model.clone()) {
-                if !v.contains(&m) {
-                    v.push(m);
-                }
-            }
-            v
-        };
-        let fingerprints: Vec<String> = {
-            let mut v: Vec<String> = Vec::new();
-            for f in judgments.iter().filter_map(|j| {
-                j.label
-                    .extra
-                    .get("system_fingerprint")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            }) {
-                if !v.contains(&f) {
-                    v.push(f);
-                }
-            }
-            v
-        };
+        let reported = crate::distinct(judgments.iter().filter_map(|j| j.judge_model.clone()));
+        let fingerprints = crate::distinct(judgments.iter().filter_map(|j| {
+            j.label
+                .extra
+                .get("system_fingerprint")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        }));
         let stats = json!({
             "judge": name, "kind": "llm", "judgments": summary.judgments, "calls": summary.calls.sent,
             "cached_calls": summary.calls.cached, "failed_calls": summary.calls.failed, "retries": summary.calls.retries,

@@ -17,15 +17,11 @@ fn text(content: &Content) -> &str {
 
 /// The models that answered any item, in order of first appearance.
 pub fn models(items: &[Item]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for item in items {
-        for (m, _) in &item.responses {
-            if !out.contains(m) {
-                out.push(m.clone());
-            }
-        }
-    }
-    out
+    crate::distinct(
+        items
+            .iter()
+            .flat_map(|i| i.responses.iter().map(|(m, _)| m.clone())),
+    )
 }
 
 /// Why metrics could not be computed.

@@ -23,6 +23,7 @@ use gavel_store::{JudgeProvenance, NewRun, RunStatus, Store};
 use serde_json::{Value, json};
 
 use crate::config::{Gate, JudgeKind, JudgeSection, LoadedConfig};
+use crate::distinct;
 use crate::gates::evaluate_gates;
 use crate::llm::{LlmJudge, LlmProgress};
 use crate::metric_judge::{self, MetricJudge};
@@ -887,16 +888,6 @@ fn from_stored<T: gavel_core::FromRecord>(v: Value) -> Result<T, gavel_core::Fie
         format: gavel_core::Format::Jsonl,
         fields,
     })
-}
-
-fn distinct(values: impl Iterator<Item = String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for v in values {
-        if !out.contains(&v) {
-            out.push(v);
-        }
-    }
-    out
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
