@@ -85,7 +85,7 @@ pub struct MetricsSection {
 }
 
 fn default_metrics() -> Vec<Spanned<String>> {
-    ["bleu", "chrf", "rougeL"]
+    ["rouge1", "rougeL", "token_f1"]
         .iter()
         .map(|m| Spanned::new(0..0, m.to_string()))
         .collect()

@@ -38,6 +38,10 @@ pub struct PairRef<'a> {
     pub references: Vec<&'a str>,
 }
 
+/// Metrics `gavel.toml` names that this build cannot compute yet: the sacrebleu ports (BLEU,
+/// chrF, TER) have not landed. A run that asks for one stops before it starts.
+pub const NOT_BUILT: &[&str] = &["bleu", "chrf", "chrf++", "ter"];
+
 /// A metric the run cannot compute.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("unknown metric `{0}`")]

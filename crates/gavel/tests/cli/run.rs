@@ -307,6 +307,10 @@ fn bad_configs_fail_before_any_call() {
             "model \"omega\" answered no item",
         ),
         (
+            Box::new(|t: String| t.replace("\"rouge1\", \"rougeL\"", "\"bleu\", \"rougeL\"")),
+            "gavel.toml:19: metric \"bleu\" is not available in gavel run yet",
+        ),
+        (
             Box::new(|t: String| t.replace("metric = \"rougeL\"", "metric = \"bleurt\"")),
             "gavel.toml:32: judge \"rougeL-judge\": unknown metric \"bleurt\"",
         ),
