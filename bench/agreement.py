@@ -14,7 +14,7 @@
 Usage (release build first):
     cargo build --release -p gavel
     /work/pyref/venv/bin/python bench/agreement.py [--gavel target/release/gavel] [--quick]
-Prints wall time, peak RSS (of each child process, via wait4) and ratios; checks the results agree.
+Prints wall time, peak RSS (of each child process, via GNU time) and ratios; checks the results agree.
 """
 
 import argparse
@@ -31,17 +31,33 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
+TIME = "/usr/bin/time"
+LAST_CPU = {"s": float("nan")}  # user + system seconds of the last child
+
+
 def run(cmd, **kw):
-    """Runs a child; returns (stdout, wall seconds, peak RSS in MiB)."""
+    """Runs a child; returns (stdout, wall seconds, peak RSS in MiB).
+
+    Peak RSS comes from GNU time wrapped around the child: a child forked from this Python
+    process and measured with wait4 would report this process's own size (the high-water mark
+    survives exec), which is not the child's memory.
+    """
+    timed = os.path.exists(TIME)
+    full = ([TIME, "-f", "BENCH_MAXRSS_KB %M %U %S"] if timed else []) + list(cmd)
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
-    out = p.stdout.read()
-    err = p.stderr.read()
-    _, status, usage = os.wait4(p.pid, 0)
+    p = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    out, err = p.communicate()
     wall = time.perf_counter() - t0
-    if status != 0:
-        sys.exit(f"{cmd[0]} failed ({status}):\n{err.decode()[-2000:]}")
-    return out.decode(), wall, usage.ru_maxrss / 1024.0
+    if p.returncode != 0:
+        sys.exit(f"{cmd[0]} failed ({p.returncode}):\n{err.decode()[-2000:]}")
+    rss = float("nan")
+    LAST_CPU["s"] = float("nan")
+    for line in err.decode(errors="replace").splitlines():
+        if line.startswith("BENCH_MAXRSS_KB "):
+            parts = line.split()
+            rss = int(parts[1]) / 1024.0
+            LAST_CPU["s"] = float(parts[2]) + float(parts[3])
+    return out.decode(), wall, rss
 
 
 def write_labels(path, n_items, n_annotators, n_categories, noise, seed):
@@ -112,6 +128,7 @@ def main():
     big = os.path.join(tmp, "labels.jsonl")
     write_labels(big, 200_000 // scale, 5, 5, 0.4, 1)
     out, g_wall, g_rss = run([args.gavel, "agree", "--data", big, "--bootstrap", "0", "--format", "json"])
+    g_cpu = LAST_CPU["s"]
     g = json.loads(out)
     out, p_wall, p_rss = run([args.python, "-c", REF_ALPHA, big])
     p = json.loads(out)
@@ -119,7 +136,7 @@ def main():
     assert abs(g["fleiss_kappa"] - p["fleiss"]) < 1e-9, (g["fleiss_kappa"], p["fleiss"])
     n_labels = g["n_labels"]
     print(f"\n[1] alpha + Fleiss' kappa, {n_labels:,} labels (gavel also computes pairs, AC1, majority)")
-    print(f"  gavel agree      {g_wall:8.2f} s  {g_rss:8.1f} MiB   alpha {g['krippendorff_alpha']:.12f}")
+    print(f"  gavel agree      {g_wall:8.2f} s  {g_rss:8.1f} MiB   alpha {g['krippendorff_alpha']:.12f}  (CPU {g_cpu:.2f} s)")
     print(f"  python (total)   {p_wall:8.2f} s  {p_rss:8.1f} MiB   alpha {p['alpha']:.12f}")
     print(f"  python compute: alpha {p['alpha_s']:.2f} s, fleiss {p['fleiss_s']:.2f} s, read+pivot {p['read']:.2f} s")
     print(f"  ratio (total wall): {p_wall / g_wall:.1f}x")
@@ -129,6 +146,7 @@ def main():
     write_labels(pairs, 100_000 // scale, 2, 3, 0.3, 2)
     reps = 1000
     out, gb_wall, gb_rss = run([args.gavel, "agree", "--data", pairs, "--bootstrap", str(reps), "--format", "json"])
+    gb_cpu = LAST_CPU["s"]
     gb = json.loads(out)
     out, pb_wall, pb_rss = run([args.python, "-c", REF_BOOT, pairs, str(reps)])
     pb = json.loads(out)
@@ -138,7 +156,7 @@ def main():
     # Different generators draw different resamples: the intervals agree to Monte Carlo error.
     assert abs(lo - pb["lo"]) < 0.01 and abs(hi - pb["hi"]) < 0.01, ((lo, hi), (pb["lo"], pb["hi"]))
     print(f"\n[2] {reps} bootstrap resamples of Cohen's kappa, {gb['n_items']:,} items")
-    print(f"  gavel agree      {gb_wall:8.2f} s  {gb_rss:8.1f} MiB   kappa CI [{lo:.4f}, {hi:.4f}] (+ 4 more statistics)")
+    print(f"  gavel agree      {gb_wall:8.2f} s  {gb_rss:8.1f} MiB   kappa CI [{lo:.4f}, {hi:.4f}] (+ 4 more statistics; CPU {gb_cpu:.2f} s)")
     print(f"  python (total)   {pb_wall:8.2f} s  {pb_rss:8.1f} MiB   kappa CI [{pb['lo']:.4f}, {pb['hi']:.4f}]")
     print(f"  python bootstrap loop alone: {pb['boot_s']:.2f} s")
     print(f"  ratio (total wall): {pb_wall / gb_wall:.1f}x; bootstrap loop vs whole gavel run: {pb['boot_s'] / gb_wall:.1f}x")

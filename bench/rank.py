@@ -27,7 +27,7 @@ bootstrap standard deviations agree with the reference rounds' to Monte Carlo er
 Usage (release build first):
     cargo build --release -p gavel
     /work/pyref/venv/bin/python bench/rank.py [--gavel target/release/gavel] [--quick]
-Prints wall time, peak RSS (of each child process, via wait4) and ratios.
+Prints wall time, peak RSS (of each child process, via GNU time) and ratios.
 """
 
 import argparse
@@ -45,17 +45,33 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
+TIME = "/usr/bin/time"
+LAST_CPU = {"s": float("nan")}  # user + system seconds of the last child
+
+
 def run(cmd, **kw):
-    """Runs a child; returns (stdout, wall seconds, peak RSS in MiB)."""
+    """Runs a child; returns (stdout, wall seconds, peak RSS in MiB).
+
+    Peak RSS comes from GNU time wrapped around the child: a child forked from this Python
+    process and measured with wait4 would report this process's own size (the high-water mark
+    survives exec), which is not the child's memory.
+    """
+    timed = os.path.exists(TIME)
+    full = ([TIME, "-f", "BENCH_MAXRSS_KB %M %U %S"] if timed else []) + list(cmd)
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
-    out = p.stdout.read()
-    err = p.stderr.read()
-    _, status, usage = os.wait4(p.pid, 0)
+    p = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    out, err = p.communicate()
     wall = time.perf_counter() - t0
-    if status != 0:
-        sys.exit(f"{cmd[0]} failed ({status}):\n{err.decode()[-2000:]}")
-    return out.decode(), wall, usage.ru_maxrss / 1024.0
+    if p.returncode != 0:
+        sys.exit(f"{cmd[0]} failed ({p.returncode}):\n{err.decode()[-2000:]}")
+    rss = float("nan")
+    LAST_CPU["s"] = float("nan")
+    for line in err.decode(errors="replace").splitlines():
+        if line.startswith("BENCH_MAXRSS_KB "):
+            parts = line.split()
+            rss = int(parts[1]) / 1024.0
+            LAST_CPU["s"] = float(parts[2]) + float(parts[3])
+    return out.decode(), wall, rss
 
 
 def write_battles(path, n_models, n_battles, seed):
@@ -232,10 +248,11 @@ def main():
 
     cmd = [args.gavel, "rank", "--data", path, "--method", "bt", "--bootstrap", str(args.rounds), "--format", "json"]
     out, g_wall, g_rss = run(cmd)
+    g_cpu = LAST_CPU["s"]
     g = json.loads(out)
     # Second run: the time of a warm page cache for both sides alike is the first run's; report both.
     _, g_wall2, _ = run(cmd)
-    out, _, g0_rss = run(cmd[:-4] + ["--bootstrap", "0", "--format", "json"])
+    out, g0_wall, g0_rss = run(cmd[:-4] + ["--bootstrap", "0", "--format", "json"])
     out, g10k_wall, g10k_rss = run(cmd[:-4] + ["--bootstrap", "10000", "--format", "json"]) if not args.quick else ("", 0, 0)
 
     out, p_wall, p_rss = run([args.python, "-c", REFERENCE, path, str(args.ref_rounds), str(args.ref_rounds_agg)])
@@ -261,7 +278,8 @@ def main():
     ref_total_nb = p["read_s"] + p["fit_s"] + p["boot_s"] / args.ref_rounds * args.rounds
     ref_total_agg = p["read_s"] + p["fit_s"] + p["boot_agg_s"] / args.ref_rounds_agg * args.rounds
     print(f"\nBradley-Terry, {g['n_battles']:,} battles among {g['n_models']} models, {args.rounds} bootstrap rounds")
-    print(f"  gavel rank       {g_wall:8.2f} s (again: {g_wall2:.2f} s)  peak RSS {g_rss:8.1f} MiB")
+    print(f"  gavel rank       {g_wall:8.2f} s (again: {g_wall2:.2f} s; CPU {g_cpu:.2f} s on 2 cores)  peak RSS {g_rss:8.1f} MiB")
+    print(f"  gavel rank without bootstrap (read, aggregate, fit): {g0_wall:.2f} s")
     print(f"  gavel peak RSS at 0 / {args.rounds} / 10000 rounds: {g0_rss:.1f} / {g_rss:.1f} / {g10k_rss:.1f} MiB"
           + (f" (10000 rounds: {g10k_wall:.2f} s)" if g10k_wall else ""))
     print(f"  reference: read {p['read_s']:.2f} s, point fit {p['fit_s']:.2f} s, peak RSS {p_rss:.1f} MiB (process wall {p_wall:.1f} s)")

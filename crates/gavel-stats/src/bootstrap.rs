@@ -9,7 +9,9 @@
 //! replicate that the caller asks for.
 //!
 //! The same seed gives the same draws to [`map_indices`] and [`map_weights`]: the weights are
-//! the counts of the drawn indices. Statistics that are sums over items (most agreement and
+//! the counts of the drawn indices. [`map_group_weights`] resamples items that fall into groups
+//! of interchangeable ones (e.g. items with identical labels) by drawing the group counts
+//! directly, a multinomial draw whose cost does not grow with the number of items. Statistics that are sums over items (most agreement and
 //! classification statistics) are cheapest from weights; order-dependent ones (online Elo) need
 //! the indices in drawing order.
 //!
@@ -130,6 +132,35 @@ where
             draw_weights(seed, r as u64, n_items, buf);
             statistic(buf)
         })
+        .collect()
+}
+
+/// Evaluates `statistic` on every replicate of a bootstrap over items that fall into groups of
+/// interchangeable items (`sizes[g]` items in group g, `n = Σ sizes`), in parallel. A replicate
+/// draws `n` items with replacement, given as how many draws fell in each group: a multinomial
+/// draw of `n` over the groups with probabilities `sizes[g] / n`, which is exactly the
+/// distribution of the group counts of [`map_weights`]' draws, at a cost that grows with the
+/// number of groups, not of items. The result has one value per replicate, in replicate order;
+/// replicate `r` draws from `Rng::for_replicate(seed, r)`.
+pub fn map_group_weights<T, F>(sizes: &[u64], replicates: usize, seed: u64, statistic: F) -> Vec<T>
+where
+    T: Send,
+    F: Fn(&[u32]) -> T + Sync,
+{
+    let n: u64 = sizes.iter().sum();
+    (0..replicates)
+        .into_par_iter()
+        .map_init(
+            || (vec![0u64; sizes.len()], vec![0u32; sizes.len()]),
+            |(drawn, weights), r| {
+                let mut rng = Rng::for_replicate(seed, r as u64);
+                crate::rank::binomial::multinomial(&mut rng, n, sizes, drawn);
+                for (w, &d) in weights.iter_mut().zip(drawn.iter()) {
+                    *w = u32::try_from(d).unwrap_or(u32::MAX);
+                }
+                statistic(weights)
+            },
+        )
         .collect()
 }
 

@@ -20,7 +20,9 @@
 //!   needs numbers or `categories`. Weighted kappas need an order, so they are `null` for
 //!   categories that have none.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use gavel_core::{Label, LabelValue, UnitKey, format_number, swap_pairwise_label};
 use serde::Serialize;
@@ -30,7 +32,53 @@ use super::{
     Level, Rating, Ratings, Undefined, Weighting, cohen_kappa_from_table, fleiss_kappa_weighted,
     gwet_ac1_weighted, krippendorff_alpha_weighted, percent_agreement_weighted,
 };
-use crate::bootstrap::{BootstrapConfig, Interval, map_weights, percentile_interval};
+use crate::bootstrap::{BootstrapConfig, Interval, map_group_weights, percentile_interval};
+
+/// A fast, non-cryptographic hash for the coding tables (keys come from local files, and a
+/// collision only costs time): FxHash's multiply-rotate over 8-byte words.
+#[derive(Default, Clone, Copy)]
+struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 56));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        // Spread the high bits (where the multiply puts its entropy) to the low ones.
+        (self.0 ^ (self.0 >> 29)).rotate_left(26)
+    }
+}
+
+impl FastHasher {
+    fn add(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FastHash = BuildHasherDefault<FastHasher>;
 
 /// What to do when one annotator labels the same unit twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -282,34 +330,54 @@ pub struct Coded {
     pub n_missing: usize,
 }
 
-enum DomainKey {
-    Number(f64),
-    Text(String),
+/// A unit as borrowed from a label: item, sorted model pair, model ([`Label::unit`]'s key).
+type UnitRef<'a> = (&'a str, Option<(&'a str, &'a str)>, Option<&'a str>);
+
+/// [`Label::unit`] without copying: the unit's key and whether A and B are exchanged in it.
+fn unit_ref(l: &Label) -> (UnitRef<'_>, bool) {
+    match (&l.model_a, &l.model_b) {
+        (Some(a), Some(b)) if a > b => ((&l.item, Some((b, a)), None), true),
+        (Some(a), Some(b)) => ((&l.item, Some((a, b)), None), false),
+        _ => ((&l.item, None, l.model.as_deref()), false),
+    }
+}
+
+/// [`LabelValue::category_key`] without copying a category's text.
+fn key_of(v: &LabelValue) -> Cow<'_, str> {
+    match v {
+        LabelValue::Category(c) => Cow::Borrowed(c.as_str()),
+        LabelValue::Number(x) => Cow::Owned(format_number(*x)),
+        LabelValue::Missing => Cow::Borrowed(""),
+    }
 }
 
 /// Codes labels (unit, annotator, category index) under the options' policies.
 pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, AgreementError> {
-    let mut unit_ix: HashMap<UnitKey, u32> = HashMap::new();
-    let mut units: Vec<UnitKey> = Vec::new();
-    let mut ann_ix: HashMap<&str, u32> = HashMap::new();
+    let mut unit_ix: HashMap<UnitRef<'_>, u32, FastHash> = HashMap::default();
+    let mut units: Vec<UnitRef<'_>> = Vec::new();
+    let mut ann_ix: HashMap<&str, u32, FastHash> = HashMap::default();
     let mut ann_names: Vec<&str> = Vec::new();
-    // (unit, annotator) -> position in `kept`.
-    let mut seen: HashMap<(u32, u32), usize> = HashMap::new();
-    let mut kept: Vec<(u32, u32, LabelValue, usize)> = Vec::new();
+    // Every non-missing label in input order: (unit, annotator, value, index).
+    let mut all: Vec<(u32, u32, Cow<'_, LabelValue>, usize)> = Vec::new();
     let mut n_missing = 0;
+    let unit_key = |u: &UnitRef<'_>| UnitKey {
+        item: u.0.to_string(),
+        models: u.1.map(|(a, b)| (a.to_string(), b.to_string())),
+        model: u.2.map(str::to_string),
+    };
     for (index, label) in labels.iter().enumerate() {
         if label.label.is_missing() {
             n_missing += 1;
             continue;
         }
-        let (unit, swapped) = label.unit();
+        let (unit, swapped) = unit_ref(label);
         let value = if swapped {
-            swap_pairwise_label(&label.label)
+            Cow::Owned(swap_pairwise_label(&label.label))
         } else {
-            label.label.clone()
+            Cow::Borrowed(&label.label)
         };
         let next_unit = units.len() as u32;
-        let u = *unit_ix.entry(unit.clone()).or_insert_with(|| {
+        let u = *unit_ix.entry(unit).or_insert_with(|| {
             units.push(unit);
             next_unit
         });
@@ -318,35 +386,90 @@ pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, Agreemen
             ann_names.push(label.annotator.as_str());
             next_ann
         });
-        match seen.get(&(u, a)) {
-            None => {
-                seen.insert((u, a), kept.len());
-                kept.push((u, a, value, index));
-            }
-            Some(&at) => match opts.duplicates {
-                Duplicates::Error => {
-                    let first = kept.get(at).map(|k| k.2.to_string()).unwrap_or_default();
-                    return Err(AgreementError::Duplicate {
-                        index,
-                        unit: units
-                            .get(u as usize)
-                            .map(ToString::to_string)
-                            .unwrap_or_default(),
-                        annotator: label.annotator.clone(),
-                        first,
-                        second: value.to_string(),
-                    });
-                }
-                Duplicates::First => {}
-                Duplicates::Last => {
-                    if let Some(k) = kept.get_mut(at) {
-                        k.2 = value;
-                        k.3 = index;
-                    }
-                }
-            },
+        all.push((u, a, value, index));
+    }
+    drop(unit_ix);
+
+    // Duplicates (one annotator, one unit, twice), found within each unit's labels: positions
+    // in `all`, grouped by unit in input order (a counting sort).
+    let mut group_start = vec![0usize; units.len() + 1];
+    for k in &all {
+        group_start[k.0 as usize + 1] += 1;
+    }
+    for u in 0..units.len() {
+        group_start[u + 1] += group_start[u];
+    }
+    let mut by_unit_pos = vec![0usize; all.len()];
+    {
+        let mut fill = group_start.clone();
+        for (pos, k) in all.iter().enumerate() {
+            by_unit_pos[fill[k.0 as usize]] = pos;
+            fill[k.0 as usize] += 1;
         }
     }
+    // For each label: `None` if it is dropped, else the position whose value and index it keeps.
+    let mut keep_from: Vec<Option<usize>> = (0..all.len()).map(Some).collect();
+    // The first duplicate in input order: (its position, the first label's position).
+    let mut first_duplicate: Option<(usize, usize)> = None;
+    let mut group: Vec<(u32, usize)> = Vec::new();
+    for u in 0..units.len() {
+        let members = &by_unit_pos[group_start[u]..group_start[u + 1]];
+        if members.len() < 2 {
+            continue;
+        }
+        group.clear();
+        group.extend(members.iter().map(|&pos| (all[pos].1, pos)));
+        // By annotator, then input order.
+        group.sort_unstable();
+        for run in group.chunk_by(|x, y| x.0 == y.0) {
+            if run.len() < 2 {
+                continue;
+            }
+            let (first, second, last) = (run[0].1, run[1].1, run[run.len() - 1].1);
+            if first_duplicate.is_none_or(|(p, _)| second < p) {
+                first_duplicate = Some((second, first));
+            }
+            for &(_, pos) in &run[1..] {
+                keep_from[pos] = None;
+            }
+            if opts.duplicates == Duplicates::Last {
+                keep_from[first] = Some(last);
+            }
+        }
+    }
+    if opts.duplicates == Duplicates::Error
+        && let Some((second, first)) = first_duplicate
+    {
+        let (u, a, value, index) = &all[second];
+        return Err(AgreementError::Duplicate {
+            index: *index,
+            unit: units
+                .get(*u as usize)
+                .map(|u| unit_key(u).to_string())
+                .unwrap_or_default(),
+            annotator: ann_names
+                .get(*a as usize)
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            first: all[first].2.to_string(),
+            second: value.to_string(),
+        });
+    }
+    drop(by_unit_pos);
+    let values: Vec<(Cow<'_, LabelValue>, usize)> =
+        all.iter().map(|k| (k.2.clone(), k.3)).collect();
+    let mut kept: Vec<(u32, u32, Cow<'_, LabelValue>, usize)> = Vec::with_capacity(all.len());
+    for (pos, k) in all.into_iter().enumerate() {
+        if let Some(from) = keep_from[pos] {
+            let (value, index) = if from == pos {
+                (k.2, k.3)
+            } else {
+                values[from].clone()
+            };
+            kept.push((k.0, k.1, value, index));
+        }
+    }
+    drop(values);
 
     // Single-label units.
     let mut per_unit = vec![0u32; units.len()];
@@ -361,7 +484,7 @@ pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, Agreemen
     let unit_name = |u: u32| {
         units
             .get(u as usize)
-            .map(ToString::to_string)
+            .map(|u| unit_key(u).to_string())
             .unwrap_or_default()
     };
     let ann_name = |a: u32| {
@@ -370,9 +493,10 @@ pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, Agreemen
             .map(|s| s.to_string())
             .unwrap_or_default()
     };
-    let mut keys: Vec<DomainKey> = Vec::with_capacity(kept.len());
     let numeric_level = opts.level.is_numeric();
     let all_numeric = kept.iter().all(|k| k.2.as_f64().is_some());
+    // How a label's category is found: by its text, or by its number.
+    let by_number = opts.categories.is_none() && all_numeric;
     let (categories, points, ordered) = if let Some(given) = &opts.categories {
         let mut cats: Vec<String> = Vec::new();
         for c in given {
@@ -384,18 +508,18 @@ pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, Agreemen
             .iter()
             .map(|c| LabelValue::Category(c.clone()).as_f64())
             .collect();
+        let given_ix: HashMap<&str, (), FastHash> = cats.iter().map(|c| (c.as_str(), ())).collect();
         for k in &kept {
-            let key = k.2.category_key().unwrap_or_default();
-            if !cats.contains(&key) {
+            let key = key_of(&k.2);
+            if !given_ix.contains_key(key.as_ref()) {
                 return Err(AgreementError::OutsideCategories {
                     index: k.3,
                     unit: unit_name(k.0),
                     annotator: ann_name(k.1),
-                    value: key,
+                    value: key.into_owned(),
                     categories: cats.join(", "),
                 });
             }
-            keys.push(DomainKey::Text(key));
         }
         if numeric_level
             && pts.is_none()
@@ -405,13 +529,11 @@ pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, Agreemen
         }
         (cats, pts, true)
     } else if all_numeric {
-        let mut values: Vec<f64> = Vec::with_capacity(kept.len());
-        for k in &kept {
+        let mut values: Vec<f64> = kept
+            .iter()
             // `+ 0.0` makes -0 and 0 one value under `total_cmp`.
-            let x = k.2.as_f64().unwrap_or(f64::NAN) + 0.0;
-            values.push(x);
-            keys.push(DomainKey::Number(x));
-        }
+            .map(|k| k.2.as_f64().unwrap_or(f64::NAN) + 0.0)
+            .collect();
         values.sort_by(f64::total_cmp);
         values.dedup();
         let names = values.iter().map(|&x| format_number(x)).collect();
@@ -423,28 +545,28 @@ pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, Agreemen
         if opts.level == Level::Ordinal {
             return Err(AgreementError::Unordered);
         }
-        let mut names: Vec<String> = Vec::new();
+        let mut distinct: HashMap<Cow<'_, str>, (), FastHash> = HashMap::default();
         for k in &kept {
-            let key = k.2.category_key().unwrap_or_default();
-            names.push(key.clone());
-            keys.push(DomainKey::Text(key));
+            distinct.entry(key_of(&k.2)).or_insert(());
         }
+        let mut names: Vec<String> = distinct.into_keys().map(Cow::into_owned).collect();
         names.sort();
-        names.dedup();
         (names, None, false)
     };
-    let text_ix: HashMap<&str, u32> = categories
+    let text_ix: HashMap<&str, u32, FastHash> = categories
         .iter()
         .enumerate()
         .map(|(i, c)| (c.as_str(), i as u32))
         .collect();
-    let category_of = |key: &DomainKey| -> u32 {
-        match key {
-            DomainKey::Text(t) => text_ix.get(t.as_str()).copied().unwrap_or(0),
-            DomainKey::Number(x) => points
+    let category_of = |v: &LabelValue| -> u32 {
+        if by_number {
+            let x = v.as_f64().unwrap_or(f64::NAN) + 0.0;
+            points
                 .as_deref()
-                .and_then(|p| p.binary_search_by(|v| v.total_cmp(x)).ok())
-                .unwrap_or(0) as u32,
+                .and_then(|p| p.binary_search_by(|y| y.total_cmp(&x)).ok())
+                .unwrap_or(0) as u32
+        } else {
+            text_ix.get(key_of(v).as_ref()).copied().unwrap_or(0)
         }
     };
 
@@ -459,25 +581,52 @@ pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, Agreemen
         .iter()
         .map(|&a| ann_names[a as usize].to_string())
         .collect();
-    let mut by_unit: Vec<Vec<Rating>> = vec![Vec::new(); units.len()];
-    for (k, key) in kept.iter().zip(&keys) {
-        by_unit[k.0 as usize].push(Rating {
-            annotator: rank[k.1 as usize],
-            category: category_of(key),
-        });
+    // Ratings grouped by unit (a counting sort keeps the units' order).
+    let mut start = vec![0usize; units.len() + 1];
+    for k in &kept {
+        start[k.0 as usize + 1] += 1;
     }
+    for u in 0..units.len() {
+        start[u + 1] += start[u];
+    }
+    let mut fill = start.clone();
+    let mut flat = vec![
+        Rating {
+            annotator: 0,
+            category: 0
+        };
+        kept.len()
+    ];
+    for k in &kept {
+        let at = &mut fill[k.0 as usize];
+        flat[*at] = Rating {
+            annotator: rank[k.1 as usize],
+            category: category_of(&k.2),
+        };
+        *at += 1;
+    }
+    drop(kept);
     let mut kept_units = Vec::new();
-    let mut unit_ratings = Vec::new();
-    for (unit, mut rs) in units.into_iter().zip(by_unit) {
+    let mut unit_ratings: Vec<&[Rating]> = Vec::new();
+    for (u, unit) in units.iter().enumerate() {
+        let rs = &mut flat[start[u]..start[u + 1]];
         if !rs.is_empty() {
             rs.sort_unstable();
-            kept_units.push(unit);
-            unit_ratings.push(rs);
+            kept_units.push(unit_key(unit));
+        }
+    }
+    for u in 0..units.len() {
+        if start[u] < start[u + 1] {
+            unit_ratings.push(&flat[start[u]..start[u + 1]]);
         }
     }
     let n_categories = categories.len();
-    let ratings = Ratings::from_units(annotators.len(), n_categories, unit_ratings)
-        .map_err(|_| AgreementError::Unordered)?;
+    let ratings = Ratings::from_units(
+        annotators.len(),
+        n_categories,
+        unit_ratings.into_iter().map(|rs| rs.iter().copied()),
+    )
+    .map_err(|_| AgreementError::Unordered)?;
     Ok(Coded {
         units: kept_units,
         annotators,
@@ -490,7 +639,7 @@ pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, Agreemen
 }
 
 fn not_numeric(
-    k: &(u32, u32, LabelValue, usize),
+    k: &(u32, u32, Cow<'_, LabelValue>, usize),
     unit_name: &dyn Fn(u32) -> String,
     ann_name: &dyn Fn(u32) -> String,
     level: Level,
@@ -534,6 +683,31 @@ pub fn report(
 ) -> Result<AgreementReport, AgreementError> {
     let coded = code(labels, opts)?;
     Ok(report_coded(&coded, opts))
+}
+
+/// The units grouped by their ratings: one unit per distinct set of ratings (in order of first
+/// appearance) and how many units have it.
+fn group_units(r: &Ratings) -> (Ratings, Vec<u64>) {
+    let mut index: HashMap<&[Rating], usize, FastHash> = HashMap::default();
+    let mut first: Vec<usize> = Vec::new();
+    let mut sizes: Vec<u64> = Vec::new();
+    for u in 0..r.n_units() {
+        let g = *index.entry(r.unit(u)).or_insert_with(|| {
+            first.push(u);
+            sizes.push(0);
+            first.len() - 1
+        });
+        sizes[g] += 1;
+    }
+    match Ratings::from_units(
+        r.n_annotators(),
+        r.n_categories(),
+        first.iter().map(|&u| r.unit(u).to_vec()),
+    ) {
+        Ok(grouped) => (grouped, sizes),
+        // Cannot happen (the ratings come from `r`); resample the units themselves.
+        Err(_) => (r.clone(), vec![1; r.n_units()]),
+    }
 }
 
 /// Pairs of annotators that share units: `(a, b, [(unit, category a, category b)])`, sorted.
@@ -680,10 +854,24 @@ pub fn report_coded(coded: &Coded, opts: &AgreementOptions) -> AgreementReport {
 
     let boot = opts.bootstrap;
     if boot.replicates > 0 && r.n_units() > 0 {
+        // Items with identical ratings are interchangeable in every statistic, so the bootstrap
+        // resamples groups of them: per replicate, a multinomial draw of how many of the n
+        // drawn items fall in each group (the same distribution as drawing the items).
+        let (grouped, sizes) = group_units(r);
+        let gt = grouped.tally();
+        let group_pairs = pairs(&grouped);
         // One pass of resamples computes every interval, so all come from the same draws.
-        let values: Vec<Vec<f64>> = map_weights(r.n_units(), boot.replicates, boot.seed, |w| {
-            let mut out: Vec<f64> = headline(Some(w)).into_iter().map(ok_or_nan).collect();
-            for (_, _, entries) in &pair_list {
+        let values: Vec<Vec<f64>> = map_group_weights(&sizes, boot.replicates, boot.seed, |w| {
+            let mut out: Vec<f64> = [
+                percent_agreement_weighted(&gt, Some(w)),
+                fleiss_kappa_weighted(&gt, Some(w)),
+                krippendorff_alpha_weighted(&gt, level, points, Some(w)),
+                gwet_ac1_weighted(&gt, Some(w)),
+            ]
+            .into_iter()
+            .map(ok_or_nan)
+            .collect();
+            for (_, _, entries) in &group_pairs {
                 let table = pair_table(k, entries, Some(w));
                 out.push(ok_or_nan(cohen_kappa_from_table(
                     &table,
@@ -1258,6 +1446,40 @@ mod tests {
         )
         .unwrap();
         assert_eq!(last.percent_agreement, Some(0.0));
+    }
+
+    #[test]
+    fn duplicates_are_found_in_input_order_across_units() {
+        // Unit r's duplicate (line 4) comes before unit q's second and third x labels (5, 6).
+        let l = labels(concat!(
+            "{\"item\":\"q\",\"annotator\":\"x\",\"label\":1}\n",
+            "{\"item\":\"r\",\"annotator\":\"y\",\"label\":3}\n",
+            "{\"item\":\"q\",\"annotator\":\"y\",\"label\":2}\n",
+            "{\"item\":\"r\",\"annotator\":\"y\",\"label\":1}\n",
+            "{\"item\":\"q\",\"annotator\":\"x\",\"label\":3}\n",
+            "{\"item\":\"q\",\"annotator\":\"x\",\"label\":2}\n",
+            "{\"item\":\"r\",\"annotator\":\"x\",\"label\":1}\n",
+        ));
+        let e = report(&l, &no_boot()).unwrap_err();
+        assert_eq!(e.index(), Some(3));
+        assert!(e.to_string().contains("labelled r twice (3 and 1)"), "{e}");
+        let with = |d| {
+            code(
+                &l,
+                &AgreementOptions {
+                    duplicates: d,
+                    ..no_boot()
+                },
+            )
+            .unwrap()
+        };
+        // First: q = {x 1, y 2}, r = {y 3, x 1}; last: q = {x 2, y 2}, r = {y 1, x 1}.
+        let first = report_coded(&with(Duplicates::First), &no_boot());
+        let last = report_coded(&with(Duplicates::Last), &no_boot());
+        assert_eq!(first.n_labels, 4);
+        assert_eq!(first.percent_agreement, Some(0.0));
+        assert_eq!(last.n_labels, 4);
+        assert_eq!(last.percent_agreement, Some(1.0));
     }
 
     #[test]
