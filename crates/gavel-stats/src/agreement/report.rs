@@ -353,7 +353,10 @@ fn key_of(v: &LabelValue) -> Cow<'_, str> {
 
 /// Codes labels (unit, annotator, category index) under the options' policies.
 pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, AgreementError> {
-    let mut unit_ix: HashMap<UnitRef<'_>, u32, FastHash> = HashMap::default();
+    // Sized for two labels per unit up front: growing the table re-hashes keys that live in the
+    // labels, scattered over memory, which costs more than the table.
+    let mut unit_ix: HashMap<UnitRef<'_>, u32, FastHash> =
+        HashMap::with_capacity_and_hasher(labels.len() / 2, FastHash::default());
     let mut units: Vec<UnitRef<'_>> = Vec::new();
     let mut ann_ix: HashMap<&str, u32, FastHash> = HashMap::default();
     let mut ann_names: Vec<&str> = Vec::new();
@@ -381,11 +384,18 @@ pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, Agreemen
             units.push(unit);
             next_unit
         });
-        let next_ann = ann_names.len() as u32;
-        let a = *ann_ix.entry(label.annotator.as_str()).or_insert_with(|| {
-            ann_names.push(label.annotator.as_str());
-            next_ann
-        });
+        // Few annotators: a scan of their names beats hashing.
+        let name = label.annotator.as_str();
+        let a = match ann_names.iter().take(8).position(|&n| n == name) {
+            Some(a) => a as u32,
+            None => {
+                let next_ann = ann_names.len() as u32;
+                *ann_ix.entry(name).or_insert_with(|| {
+                    ann_names.push(name);
+                    next_ann
+                })
+            }
+        };
         all.push((u, a, value, index));
     }
     drop(unit_ix);
