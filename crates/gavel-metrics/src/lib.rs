@@ -8,8 +8,13 @@
 
 pub mod bleu;
 pub mod chrf;
+mod ngram;
 pub mod porter;
+pub mod python;
 pub mod rouge;
 pub mod squad;
+mod tables;
 pub mod ter;
 pub mod tokenize;
+
+pub use ngram::{NumRefs, SACREBLEU_VERSION};

@@ -1,0 +1,294 @@
+//! N-gram counting shared by BLEU and chrF: a trie of the hypothesis' n-grams and a table
+//! of word ids.
+//!
+//! Every n-gram of the hypothesis (up to the maximum order) is a node of a trie whose edges
+//! are symbols (word ids or code points); a node counts the n-gram's occurrences in the
+//! hypothesis. A reference is then walked from each position down the trie, stopping at the
+//! first n-gram the hypothesis does not have (no longer one can be there either), and each node
+//! it reaches counts that reference's occurrences. This is exact (keys are compared, never just
+//! hashed) and touches only n-grams the two texts share.
+//!
+//! The trie's edges live in one open-addressing table keyed by (parent node, symbol); slots
+//! carry a generation number, so starting a new hypothesis costs nothing.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A trie node: one n-gram of the hypothesis.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Node {
+    /// Occurrences in the hypothesis.
+    pub hyp: u32,
+    /// Occurrences in the reference being walked (valid when `stamp` is that reference's).
+    pub cur: u32,
+    /// Which reference `cur` belongs to.
+    pub stamp: u32,
+    /// BLEU: the largest `min(hyp, occurrences in a reference)` over the references so far.
+    pub best: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    key: u64,
+    node: u32,
+    generation: u32,
+}
+
+/// The hypothesis' n-gram trie (see the module documentation).
+#[derive(Debug, Default)]
+pub(crate) struct Trie {
+    slots: Vec<Slot>,
+    bits: u32,
+    generation: u32,
+    pub nodes: Vec<Node>,
+}
+
+/// The root node (the empty n-gram).
+pub(crate) const ROOT: u32 = 0;
+
+impl Trie {
+    /// Starts a new hypothesis that will have at most `max_nodes` n-grams.
+    pub fn begin(&mut self, max_nodes: usize) {
+        let want = (max_nodes.max(8) * 2).next_power_of_two();
+        if self.slots.len() < want {
+            self.slots = vec![Slot::default(); want];
+            self.bits = want.trailing_zeros();
+            self.generation = 0;
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.slots.fill(Slot::default());
+            self.generation = 1;
+        }
+        self.nodes.clear();
+        self.nodes.push(Node::default());
+    }
+
+    #[inline]
+    fn position(&self, key: u64) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - self.bits)) as usize
+    }
+
+    #[inline]
+    fn key(parent: u32, symbol: u32) -> u64 {
+        (u64::from(parent) << 32) | u64::from(symbol)
+    }
+
+    /// The child of `parent` along `symbol`, created if missing.
+    #[inline]
+    pub fn child_or_insert(&mut self, parent: u32, symbol: u32) -> u32 {
+        let key = Trie::key(parent, symbol);
+        let mask = self.slots.len() - 1;
+        let mut i = self.position(key);
+        loop {
+            let slot = &mut self.slots[i];
+            if slot.generation != self.generation {
+                let node = self.nodes.len() as u32;
+                *slot = Slot {
+                    key,
+                    node,
+                    generation: self.generation,
+                };
+                self.nodes.push(Node::default());
+                return node;
+            }
+            if slot.key == key {
+                return slot.node;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The child of `parent` along `symbol`, if the hypothesis has that n-gram.
+    #[inline]
+    pub fn child(&self, parent: u32, symbol: u32) -> Option<u32> {
+        let key = Trie::key(parent, symbol);
+        let mask = self.slots.len() - 1;
+        let mut i = self.position(key);
+        loop {
+            let slot = &self.slots[i];
+            if slot.generation != self.generation {
+                return None;
+            }
+            if slot.key == key {
+                return Some(slot.node);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Adds every n-gram of `symbols` of order 1 to `max_order`.
+    pub fn insert_all(&mut self, symbols: &[u32], max_order: usize) {
+        for start in 0..symbols.len() {
+            let mut node = ROOT;
+            for &s in &symbols[start..(start + max_order).min(symbols.len())] {
+                node = self.child_or_insert(node, s);
+                self.nodes[node as usize].hyp += 1;
+            }
+        }
+    }
+}
+
+/// A symbol no hypothesis word has: a reference word the hypothesis lacks.
+pub(crate) const UNKNOWN: u32 = u32::MAX;
+
+/// Words seen before get the same id; the table is kept between calls (on one thread) and
+/// cleared when it grows past a bound, between hypotheses only.
+#[derive(Debug, Default)]
+pub(crate) struct WordIds {
+    ids: HashMap<Box<str>, u32, BuildHasherDefault<WordHasher>>,
+}
+
+/// Words kept before the table is cleared.
+const MAX_WORDS: usize = 500_000;
+
+impl WordIds {
+    /// Call before the words of a new hypothesis.
+    pub fn begin(&mut self) {
+        if self.ids.len() > MAX_WORDS {
+            self.ids = HashMap::default();
+        }
+    }
+
+    /// The id of a hypothesis word (added if new).
+    #[inline]
+    pub fn insert(&mut self, word: &str) -> u32 {
+        if let Some(&id) = self.ids.get(word) {
+            return id;
+        }
+        let id = self.ids.len() as u32;
+        self.ids.insert(word.into(), id);
+        id
+    }
+
+    /// The id of a reference word, or [`UNKNOWN`] if no hypothesis word since the last
+    /// clearing was this word (then no hypothesis n-gram contains it).
+    #[inline]
+    pub fn get(&self, word: &str) -> u32 {
+        self.ids.get(word).copied().unwrap_or(UNKNOWN)
+    }
+}
+
+/// FxHash-style hashing for short strings (not DoS-resistant; the tables are private).
+#[derive(Default)]
+pub(crate) struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+
+    #[inline]
+    fn write_u8(&mut self, b: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The sacrebleu version whose numbers gavel reproduces, as signatures state it.
+pub const SACREBLEU_VERSION: &str = "2.6.0";
+
+/// The number of references per segment, as a signature states it (`nrefs:1`, `nrefs:var`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NumRefs {
+    /// Every segment has this many references.
+    Fixed(usize),
+    /// Segments have different numbers of references.
+    Varying,
+}
+
+impl NumRefs {
+    /// The number of references of a corpus, from each segment's count.
+    pub fn of_counts(counts: impl IntoIterator<Item = usize>) -> NumRefs {
+        let mut seen: Option<usize> = None;
+        for c in counts {
+            match seen {
+                None => seen = Some(c),
+                Some(s) if s != c => return NumRefs::Varying,
+                Some(_) => {}
+            }
+        }
+        NumRefs::Fixed(seen.unwrap_or(0))
+    }
+
+    /// Combines the counts of two parts of a corpus.
+    pub fn merge(self, other: NumRefs) -> NumRefs {
+        if self == other {
+            self
+        } else {
+            NumRefs::Varying
+        }
+    }
+}
+
+impl std::fmt::Display for NumRefs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NumRefs::Fixed(n) => write!(f, "{n}"),
+            NumRefs::Varying => f.write_str("var"),
+        }
+    }
+}
+
+/// Renders a signature: `(long name, short name, value)` items then the version, joined by
+/// `|`, as sacrebleu's `Signature.format`.
+pub(crate) fn signature(nrefs: NumRefs, items: &[(&str, &str, String)], short: bool) -> String {
+    let mut parts = vec![if short {
+        format!("#:{nrefs}")
+    } else {
+        format!("nrefs:{nrefs}")
+    }];
+    for (long, abbr, value) in items {
+        parts.push(format!("{}:{value}", if short { abbr } else { long }));
+    }
+    parts.push(if short {
+        format!("v:{SACREBLEU_VERSION}")
+    } else {
+        format!("version:{SACREBLEU_VERSION}")
+    });
+    parts.join("|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trie_counts_ngrams() {
+        let mut t = Trie::default();
+        t.begin(20);
+        t.insert_all(&[1, 2, 1, 2], 2);
+        let a = t.child(ROOT, 1).unwrap();
+        assert_eq!(t.nodes[a as usize].hyp, 2);
+        let ab = t.child(a, 2).unwrap();
+        assert_eq!(t.nodes[ab as usize].hyp, 2);
+        let b = t.child(ROOT, 2).unwrap();
+        let ba = t.child(b, 1).unwrap();
+        assert_eq!(t.nodes[ba as usize].hyp, 1);
+        assert!(t.child(ab, 1).is_none());
+        t.begin(4);
+        assert!(t.child(ROOT, 1).is_none());
+    }
+
+    #[test]
+    fn nrefs() {
+        assert_eq!(NumRefs::of_counts([2, 2]), NumRefs::Fixed(2));
+        assert_eq!(NumRefs::of_counts([1, 2]), NumRefs::Varying);
+        assert_eq!(NumRefs::Varying.to_string(), "var");
+    }
+}
