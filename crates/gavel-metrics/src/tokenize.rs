@@ -16,6 +16,7 @@
 //! module's Unicode categories, taken from the module itself (`src/tables.rs`). Whitespace is
 //! Python's (see [`crate::python`]).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -133,16 +134,21 @@ pub(crate) fn join_words(text: &str, out: &mut String) {
 }
 
 fn tokenize_13a(line: &str, buffers: &mut Buffers, out: &mut String) {
-    let mut text = line.replace("<skipped>", "");
+    // The language-independent part; most lines need none of it, so nothing is copied then.
+    let mut text = Cow::Borrowed(line);
+    if text.contains("<skipped>") {
+        text = Cow::Owned(text.replace("<skipped>", ""));
+    }
     if text.contains('\n') {
-        text = text.replace("-\n", "").replace('\n', " ");
+        text = Cow::Owned(text.replace("-\n", "").replace('\n', " "));
     }
     if text.contains('&') {
-        text = text
-            .replace("&quot;", "\"")
-            .replace("&amp;", "&")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">");
+        text = Cow::Owned(
+            text.replace("&quot;", "\"")
+                .replace("&amp;", "&")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">"),
+        );
     }
     let a = &mut buffers.a;
     a.clear();
