@@ -1,5 +1,5 @@
 //! Reference metrics per model, and the metric judge: a baseline "judge" that prefers the
-//! response scoring higher on a reference metric against the item's reference.
+//! response scoring better (higher; lower for TER) on a reference metric against the item's reference.
 //!
 //! The metric judge is a metric, not a judge of quality. Reference-overlap metrics correlate
 //! poorly with human preference; running one through the meta-evaluation beside the human
@@ -8,7 +8,7 @@
 use gavel_core::{Content, Item, Judgment, Label, LabelValue};
 use serde_json::{Map, Value};
 
-use crate::scores::{MetricsOptions, PairRef, corpus, sentence};
+use crate::scores::{MetricsOptions, PairRef, corpus, lower_is_better, sentence};
 
 /// The text of a response or reference used for metrics: the last turn of a multi-turn one.
 fn text(content: &Content) -> &str {
@@ -107,7 +107,12 @@ pub fn judge(j: &MetricJudge, items: &[Item]) -> Result<(Vec<Judgment>, usize), 
                     Some(_) => continue,
                     None => (*a, *sa, *b, *sb),
                 };
-                let diff = sa - sb;
+                // A positive difference favours A: for an error rate (TER) the lower score wins.
+                let diff = if lower_is_better(&j.metric) {
+                    sb - sa
+                } else {
+                    sa - sb
+                };
                 let verdict = if diff > j.tie_margin {
                     "A"
                 } else if -diff > j.tie_margin {
@@ -227,5 +232,26 @@ mod tests {
                 .iter()
                 .all(|j| j.label.model_b.as_deref() == Some("x"))
         );
+    }
+
+    #[test]
+    fn with_ter_the_fewer_edits_win() {
+        let items = items(concat!(
+            r#"{"id":"1","instruction":"q","reference":"the cat sat on the mat","responses":{"x":"the cat sat on the mat","y":"a dog ran"}}"#,
+            "\n"
+        ));
+        let j = MetricJudge {
+            name: "ter-judge".into(),
+            metric: "ter".into(),
+            tie_margin: 1.0,
+            baseline: None,
+            options: MetricsOptions::default(),
+        };
+        let (judgments, _) = judge(&j, &items).unwrap();
+        assert_eq!(judgments.len(), 1);
+        assert_eq!(judgments[0].label.label.category_key().unwrap(), "A");
+        let s = judgments[0].scores.as_ref().unwrap();
+        assert_eq!(s[0], 0.0);
+        assert!(s[1] > 50.0);
     }
 }

@@ -234,36 +234,14 @@ fn read_inputs(cfg: &LoadedConfig, opts: &RunOptions) -> Result<Inputs, RunError
                     "{config_path}: gates: unknown metric {metric:?}"
                 )));
             }
+            if crate::scores::lower_is_better(metric) {
+                return Err(RunError::new(format!(
+                    "{config_path}: gates: {metric:?} is an error rate (lower is better), so a \
+                     `min` gate on it would pass worse systems; gate on bleu, chrf or a ROUGE \
+                     score instead"
+                )));
+            }
         }
-    }
-    // (metric, line of its key; none for gates, whose keys carry no position)
-    let mut asked: Vec<(&str, Option<usize>)> = Vec::new();
-    if let Some(m) = &c.metrics {
-        asked.extend(
-            m.metrics
-                .iter()
-                .map(|n| (n.get_ref().as_str(), Some(cfg.line(n.span())))),
-        );
-    }
-    for j in &c.judges {
-        if let Some(m) = &j.metric {
-            asked.push((m.get_ref().as_str(), Some(cfg.line(m.span()))));
-        }
-    }
-    for g in &c.gates {
-        if let Gate::Metric { metric, .. } = g {
-            asked.push((metric.as_str(), None));
-        }
-    }
-    if let Some((m, line)) = asked
-        .iter()
-        .find(|(m, _)| crate::scores::NOT_BUILT.contains(m))
-    {
-        return Err(RunError::new(format!(
-            "{config_path}{}: metric {m:?} is not available in gavel run yet (BLEU, chrF and \
-             TER are being ported); use rouge1, rouge2, rougeL, rougeLsum, exact_match or token_f1",
-            line.map(|l| format!(":{l}")).unwrap_or_default()
-        )));
     }
     if (c.agreement.is_some() || c.meta_eval.is_some()) && labels.is_empty() {
         return Err(RunError::new(format!(

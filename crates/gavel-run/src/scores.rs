@@ -2,8 +2,12 @@
 //! gavel-metrics: corpus figures for a model's responses, and one sentence-level figure for the
 //! metric judge.
 
+use gavel_metrics::NumRefs;
+use gavel_metrics::bleu::{Bleu, BleuOptions};
+use gavel_metrics::chrf::{Chrf, ChrfOptions};
 use gavel_metrics::rouge::{RougeOptions, RougeScore, RougeScorer, RougeTokenizer, RougeType};
 use gavel_metrics::squad;
+use gavel_metrics::ter::{Ter, TerOptions};
 use serde_json::{Map, Value, json};
 
 /// Options shared by the metrics.
@@ -38,9 +42,11 @@ pub struct PairRef<'a> {
     pub references: Vec<&'a str>,
 }
 
-/// Metrics `gavel.toml` names that this build cannot compute yet: the sacrebleu ports (BLEU,
-/// chrF, TER) have not landed. A run that asks for one stops before it starts.
-pub const NOT_BUILT: &[&str] = &["bleu", "chrf", "chrf++", "ter"];
+/// Whether a lower value of the metric is better (TER, an edit rate); higher is better for
+/// every other metric.
+pub fn lower_is_better(name: &str) -> bool {
+    name == "ter"
+}
 
 /// A metric the run cannot compute.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -115,10 +121,71 @@ pub fn sentence(
     }
 }
 
-fn sacrebleu_corpus(name: &str, _pairs: &[PairRef<'_>]) -> Result<Value, UnknownMetric> {
-    Err(UnknownMetric(name.into()))
+/// A JSON number, or null for a value that is not finite (never NaN in a document).
+fn number(x: f64) -> Value {
+    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
 }
 
-fn sacrebleu_sentence(name: &str, _h: &str, _r: &[&str]) -> Result<f64, UnknownMetric> {
-    Err(UnknownMetric(name.into()))
+/// Corpus BLEU, chrF, chrF++ or TER with sacrebleu's default options, in the `gavel metrics`
+/// JSON shape (score, parts and signature).
+fn sacrebleu_corpus(name: &str, pairs: &[PairRef<'_>]) -> Result<Value, UnknownMetric> {
+    let hyps: Vec<&str> = pairs.iter().map(|p| p.hypothesis).collect();
+    let refs: Vec<&[&str]> = pairs.iter().map(|p| p.references.as_slice()).collect();
+    let nrefs = NumRefs::of_counts(refs.iter().map(|r| r.len()));
+    Ok(match name {
+        "bleu" => {
+            let bleu = Bleu::new(BleuOptions::default()).expect("the default options are valid");
+            let s = bleu.corpus_score(&hyps, &refs);
+            json!({
+                "score": number(s.score),
+                "precisions": s.precisions.iter().map(|&p| number(p)).collect::<Vec<_>>(),
+                "bp": number(s.bp),
+                "ratio": number(s.ratio),
+                "sys_len": s.sys_len,
+                "ref_len": s.ref_len,
+                "counts": s.counts,
+                "totals": s.totals,
+                "signature": bleu.signature(nrefs, false),
+            })
+        }
+        "chrf" | "chrf++" => {
+            let chrf = chrf_scorer(name);
+            let s = chrf.corpus_score(&hyps, &refs);
+            json!({"score": number(s.score), "signature": chrf.signature(nrefs, false)})
+        }
+        "ter" => {
+            let ter = Ter::new(TerOptions::default());
+            let s = ter.corpus_score(&hyps, &refs);
+            json!({"score": number(s.score), "num_edits": s.num_edits,
+                   "ref_length": number(s.ref_length), "signature": ter.signature(nrefs, false)})
+        }
+        other => return Err(UnknownMetric(other.into())),
+    })
+}
+
+fn chrf_scorer(name: &str) -> Chrf {
+    let options = if name == "chrf++" {
+        ChrfOptions::chrf_plus_plus()
+    } else {
+        ChrfOptions::default()
+    };
+    Chrf::new(options).expect("the default options are valid")
+}
+
+/// Sentence BLEU (with effective order, as `gavel metrics --per-item`), chrF, chrF++ or TER.
+fn sacrebleu_sentence(name: &str, h: &str, r: &[&str]) -> Result<f64, UnknownMetric> {
+    Ok(match name {
+        "bleu" => {
+            Bleu::new(BleuOptions {
+                effective_order: true,
+                ..BleuOptions::default()
+            })
+            .expect("the default options are valid")
+            .sentence_score(h, r)
+            .score
+        }
+        "chrf" | "chrf++" => chrf_scorer(name).sentence_score(h, r).score,
+        "ter" => Ter::new(TerOptions::default()).sentence_score(h, r).score,
+        other => return Err(UnknownMetric(other.into())),
+    })
 }

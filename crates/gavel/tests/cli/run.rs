@@ -40,6 +40,52 @@ fn run_json(dir: &Path, extra: &[&str]) -> (Option<i32>, Value, String) {
     (out.status.code(), json, stderr)
 }
 
+/// The run's corpus BLEU and chrF of a model are the figures `gavel metrics` gives on that
+/// model's responses against the references: both call gavel-metrics with sacrebleu's defaults.
+#[test]
+fn run_metrics_equal_gavel_metrics() {
+    let dir = temp_dir();
+    copy_quickstart(dir.path(), |t| t);
+    let (code, doc, stderr) = run_json(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let items = std::fs::read_to_string(dir.path().join("items.jsonl")).unwrap();
+    let mut pairs = String::new();
+    for line in items.lines() {
+        let item: Value = serde_json::from_str(line).unwrap();
+        let pair = serde_json::json!({
+            "id": item["id"],
+            "hypothesis": item["responses"]["alpha"],
+            "references": [item["reference"]],
+        });
+        pairs.push_str(&format!("{pair}\n"));
+    }
+    write(dir.path(), "alpha.jsonl", &pairs);
+    let out = gavel(dir.path())
+        .args([
+            "metrics",
+            "--data",
+            "alpha.jsonl",
+            "--metrics",
+            "bleu,chrf,ter",
+        ])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let direct = stdout_json(&out);
+    let in_run = &doc["results"]["metrics"]["models"]["alpha"];
+    for key in ["bleu", "chrf"] {
+        assert!(direct[key]["score"].as_f64().unwrap() > 0.0, "{direct:#}");
+        assert_eq!(in_run[key]["score"], direct[key]["score"], "{key}");
+        assert_eq!(in_run[key]["signature"], direct[key]["signature"], "{key}");
+    }
+    assert_eq!(in_run["bleu"]["counts"], direct["bleu"]["counts"]);
+}
+
 #[test]
 fn the_quickstart_runs_offline_and_writes_the_report() {
     let dir = temp_dir();
@@ -307,8 +353,14 @@ fn bad_configs_fail_before_any_call() {
             "model \"omega\" answered no item",
         ),
         (
-            Box::new(|t: String| t.replace("\"rouge1\", \"rougeL\"", "\"bleu\", \"rougeL\"")),
-            "gavel.toml:19: metric \"bleu\" is not available in gavel run yet",
+            Box::new(|t: String| t.replace("\"rouge1\", \"rougeL\"", "\"blue\", \"rougeL\"")),
+            "gavel.toml:19: metrics.metrics: unknown metric \"blue\"",
+        ),
+        (
+            Box::new(|t: String| {
+                t + "\n[[gates]]\ncheck = \"metric\"\nmodel = \"alpha\"\nmetric = \"ter\"\nmin = 50\n"
+            }),
+            "gates: \"ter\" is an error rate (lower is better)",
         ),
         (
             Box::new(|t: String| t.replace("metric = \"rougeL\"", "metric = \"bleurt\"")),
