@@ -21,7 +21,9 @@ const shot = async (page, name) => { if (shots) await page.screenshot({ path: `$
 
 const browser = await chromium.launch({
   executablePath: setup.chromium || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+  // Root needs --no-sandbox; the rest keeps Chromium off the (closed) network.
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
 
 async function signIn(token) {

@@ -586,8 +586,12 @@ pub struct Example {
     pub explanation_html: String,
     /// The item, if the example came from one.
     pub item: Option<String>,
-    /// The model pair or model of the task it came from.
+    /// The model pair or model of the task it came from (for leads; not shown to annotators).
     pub models: Option<String>,
+    /// The item's instruction (last user turn), when the example came from a task.
+    pub prompt: Option<String>,
+    /// The responses as `(name, text)`: `A` and `B` (the label's frame) or `Response`.
+    pub responses: Vec<(String, String)>,
 }
 
 /// One version of a project's guideline, with the examples that belong to it.
@@ -635,7 +639,7 @@ pub fn guideline(
         .optional()?
         .ok_or_else(|| Error::NotFound(format!("guideline version {v}")))?;
     let mut stmt = conn.prepare(
-        "SELECT e.id, e.version, e.kind, e.label, e.explanation, i.item_key, t.model_a, t.model_b, t.model
+        "SELECT e.id, e.version, e.kind, e.label, e.explanation, i.item_key, t.model_a, t.model_b, t.model, i.record_json
          FROM examples e LEFT JOIN tasks t ON t.id = e.task_id LEFT JOIN items i ON i.id = t.item_id
          WHERE e.project_id = ?1 AND e.version <= ?2 ORDER BY e.id",
     )?;
@@ -644,7 +648,32 @@ pub fn guideline(
             let explanation: String = r.get(4)?;
             let (a, b, m): (Option<String>, Option<String>, Option<String>) =
                 (r.get(6)?, r.get(7)?, r.get(8)?);
+            let record: Option<String> = r.get(9)?;
+            let item = record
+                .as_deref()
+                .and_then(|j| crate::labelling::stored_item(j).ok());
+            let text = |model: Option<&String>| -> Option<String> {
+                let c = item.as_ref()?.response(model?)?;
+                Some(match c {
+                    gavel_core::Content::Text(t) => t.clone(),
+                    gavel_core::Content::Turns(t) => t.join("\n\n"),
+                })
+            };
+            let responses = match (&a, &b) {
+                (Some(x), Some(_)) if !x.is_empty() => vec![
+                    ("A".to_string(), text(a.as_ref()).unwrap_or_default()),
+                    ("B".to_string(), text(b.as_ref()).unwrap_or_default()),
+                ],
+                _ => text(m.as_ref())
+                    .map(|t| vec![("Response".to_string(), t)])
+                    .unwrap_or_default(),
+            };
+            let prompt = item
+                .as_ref()
+                .map(|i| crate::labelling::prompts(i).join("\n\n"));
             Ok(Example {
+                prompt,
+                responses,
                 id: r.get(0)?,
                 version: r.get(1)?,
                 kind: r.get(2)?,

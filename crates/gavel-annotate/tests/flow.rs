@@ -155,6 +155,12 @@ async fn three_annotators_overlap_agreement_review_export() {
         .json();
     assert_eq!(g["version"], 2);
     assert_eq!(g["examples"][0]["kind"], "bad");
+    assert_eq!(
+        g["examples"][0]["responses"].as_array().unwrap().len(),
+        2,
+        "the example shows the item"
+    );
+    assert_eq!(g["examples"][0]["responses"][0][0], "A");
     assert!(
         g["examples"][0]["explanation_html"]
             .as_str()

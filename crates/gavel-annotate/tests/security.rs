@@ -357,7 +357,7 @@ async fn judged_text_and_guidelines_render_as_text() {
     h.post_form(
         &lb,
         &format!("/p/x/a/{id}"),
-        &[("choice", "right")],
+        &[("choice", "tie")],
         None,
         None,
     )
