@@ -24,6 +24,9 @@ pub struct Db {
 struct Inner {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// Held by the labelling writes, so they queue here in order instead of in SQLite's
+    /// busy handler, which sleeps with back-off and makes the slowest waits long.
+    writer: Mutex<()>,
 }
 
 impl std::fmt::Debug for Db {
@@ -50,6 +53,7 @@ impl Db {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 idle: Mutex::new(vec![conn]),
+                writer: Mutex::new(()),
             }),
         })
     }
@@ -77,6 +81,20 @@ impl Db {
             idle.push(conn);
         }
         out
+    }
+
+    /// Runs a write `f` on tokio's blocking threads, one writer at a time.
+    pub async fn run_write<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<R, Error> + Send + 'static,
+    ) -> Result<R, Error> {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _turn = db.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
+            db.with(f)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("database task failed: {e}")))?
     }
 
     /// Runs `f` on a connection on tokio's blocking threads.

@@ -222,11 +222,16 @@ pub async fn next(
     Path(slug): Path<String>,
 ) -> ApiResult {
     let p = load(&st, slug, &user).await?;
-    let (u, ttl) = (user.clone(), st.config.claim_ttl_secs);
+    let (u, ttl, p2) = (user.clone(), st.config.claim_ttl_secs, p.clone());
+    let id = st
+        .db
+        .run_write(move |c| next_assignment(c, &p2, &u, ttl))
+        .await?;
+    let u = user.clone();
     let (task, prog) = st
         .db
         .run(move |c| {
-            let t = match next_assignment(c, &p, &u, ttl)? {
+            let t = match id {
                 Some(id) => Some(view(c, &p, &u, id)?),
                 None => None,
             };
@@ -285,7 +290,7 @@ pub async fn label(
     let u = user.clone();
     let stored = st
         .db
-        .run(move |c| {
+        .run_write(move |c| {
             let mut values = b.labels.clone();
             if let Some(v) = &b.label {
                 let text = match v {
@@ -337,7 +342,7 @@ pub async fn skip(
     let p = load(&st, slug, &user).await?;
     let u = user.clone();
     st.db
-        .run(move |c| crate::labelling::skip(c, &p, &u, id, &b.reason))
+        .run_write(move |c| crate::labelling::skip(c, &p, &u, id, &b.reason))
         .await?;
     ok(&user, json!({ "skipped": true, "assignment": id }))
 }

@@ -358,7 +358,10 @@ pub async fn label_next(
     let p = load_project(&st, slug, &user).await?;
     let (u, ttl) = (user.clone(), st.config.claim_ttl_secs);
     let p2 = p.clone();
-    let next = st.db.run(move |c| next_assignment(c, &p2, &u, ttl)).await?;
+    let next = st
+        .db
+        .run_write(move |c| next_assignment(c, &p2, &u, ttl))
+        .await?;
     match next {
         Some(id) => show_assignment(&st, &user, p, id, q).await,
         None => {
@@ -437,7 +440,7 @@ pub async fn submit(
     let (u, p2) = (user.clone(), p.clone());
     let result = st
         .db
-        .run(move |c| {
+        .run_write(move |c| {
             // Pairwise answers arrive as screen sides; the side order is the one stored for
             // this assignment, not what the form claims.
             if matches!(p2.kind(), TaskKind::Pairwise { .. }) {
@@ -521,7 +524,7 @@ pub async fn skip(
     let (u, p2) = (user.clone(), p.clone());
     let pos = st
         .db
-        .run(move |c| {
+        .run_write(move |c| {
             crate::labelling::skip(c, &p2, &u, id, &reason)?;
             Ok(c.query_row(
                 "SELECT position FROM assignments WHERE id = ?1",
