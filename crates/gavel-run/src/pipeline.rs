@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use gavel_core::write::AtomicFile;
-use gavel_core::{Item, Judgment, Label, read::RecordReader};
+use gavel_core::{Item, Judgment, Label, LabelValue, read::RecordReader};
 use gavel_stats::agreement::Level;
 use gavel_stats::agreement::report::{
     AgreementOptions, DriftBy, Duplicates, Thresholds, drift, report as agreement_report,
@@ -812,8 +812,9 @@ impl Ctx<'_> {
     /// Up to five items per judge where its verdict differs from the human majority, with the
     /// judged text, for the report.
     fn disagreements(&self) -> Vec<Value> {
-        let mut majority: HashMap<gavel_core::UnitKey, (String, bool)> = HashMap::new();
-        let mut tallies: HashMap<gavel_core::UnitKey, BTreeMap<String, usize>> = HashMap::new();
+        // The gold label per unit as meta-eval's `majority` policy takes it, with every label
+        // stated in its unit's own order.
+        let mut by_unit: HashMap<gavel_core::UnitKey, Vec<LabelValue>> = HashMap::new();
         for l in &self.inputs.labels {
             let (unit, swapped) = l.unit();
             let v = if swapped {
@@ -821,21 +822,15 @@ impl Ctx<'_> {
             } else {
                 l.label.clone()
             };
-            if let Some(k) = v.category_key() {
-                *tallies.entry(unit).or_default().entry(k).or_default() += 1;
-            }
+            by_unit.entry(unit).or_default().push(v);
         }
-        for (unit, t) in tallies {
-            let max = t.values().copied().max().unwrap_or(0);
-            let top: Vec<&String> = t
-                .iter()
-                .filter(|(_, n)| **n == max)
-                .map(|(k, _)| k)
-                .collect();
-            if top.len() == 1 {
-                majority.insert(unit, (top[0].clone(), false));
-            }
-        }
+        let majority: HashMap<gavel_core::UnitKey, String> = by_unit
+            .into_iter()
+            .filter_map(|(unit, labels)| {
+                let gold = gavel_stats::meta_eval::plurality(labels.iter())?;
+                Some((unit, gold.category_key()?))
+            })
+            .collect();
         let items: HashMap<&str, &Item> = self
             .inputs
             .items
@@ -850,7 +845,7 @@ impl Ctx<'_> {
                     break;
                 }
                 let (unit, swapped) = j.label.unit();
-                let Some((gold, _)) = majority.get(&unit) else {
+                let Some(gold) = majority.get(&unit) else {
                     continue;
                 };
                 let v = if swapped {

@@ -395,8 +395,9 @@ fn human_labels(
     Ok((units, labels))
 }
 
-/// The plurality label with a unique top, by category key.
-fn plurality<'a>(labels: impl Iterator<Item = &'a LabelValue>) -> Option<LabelValue> {
+/// The plurality label with a unique top, by category key: the gold label of an item under
+/// the `majority` policy (`None` when no label is a category or the top is shared).
+pub fn plurality<'a>(labels: impl Iterator<Item = &'a LabelValue>) -> Option<LabelValue> {
     let mut counts: Vec<(String, &LabelValue, usize)> = Vec::new();
     for v in labels {
         let Some(k) = v.category_key() else { continue };
