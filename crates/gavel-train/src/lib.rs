@@ -7,6 +7,7 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod head;
+pub mod kernels;
 pub mod local;
 pub mod model;
 pub mod net;
@@ -20,5 +21,5 @@ pub mod weights;
 
 pub use config::{EncoderConfig, Family};
 pub use error::{Error, Result};
-pub use model::{Batch, Ctx, Encoder, Param, Pooling, Trainable};
+pub use model::{Batch, Ctx, Encoder, Kernels, Param, Pooling, Trainable};
 pub use weights::ModelFiles;

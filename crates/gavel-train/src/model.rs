@@ -1,9 +1,10 @@
 //! A BERT-family encoder written for training: every operation has a gradient.
 //!
 //! candle's fused kernels (`softmax_last_dim`, `layer_norm`) are applied without a backward
-//! pass, so gradients silently stop at them (candle#2168). In training this file uses the same
-//! functions spelled out in differentiable primitives; in inference, where no gradient is
-//! needed, it uses the fused kernels, which are faster. Both are tested against transformers.
+//! pass, so gradients silently stop at them (candle#2168). This file uses gavel's own kernels
+//! instead ([`crate::kernels`]: parallel, with gradients) for training and inference alike, or,
+//! as a reference, the same functions spelled out in candle's differentiable primitives
+//! ([`Kernels::Reference`]). Both are tested against transformers and PyTorch.
 //!
 //! Parameter names are Hugging Face's (`encoder.layer.0.attention.self.query.weight`...), so a
 //! trained encoder is saved in the format it was read from.
@@ -12,6 +13,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{D, DType, Device, Tensor, Var};
+use rayon::prelude::*;
 
 use crate::config::{EncoderConfig, Family};
 use crate::error::Result;
@@ -105,9 +107,11 @@ impl Linear {
         let dims = x.dims().to_vec();
         let last = dims[dims.len() - 1];
         let rows: usize = dims[..dims.len() - 1].iter().product();
+        // gemm packs a row-major right-hand side faster than a transposed view: the copy
+        // (out × in floats) is cheap beside the product.
         let y = x
             .reshape((rows, last))?
-            .matmul(&self.w.t()?)?
+            .matmul(&self.w.t()?.contiguous()?)?
             .broadcast_add(&self.b)?;
         let mut out = dims;
         let n = out.len();
@@ -125,13 +129,8 @@ struct LayerNorm {
 
 impl LayerNorm {
     fn forward(&self, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
-        if !ctx.differentiable {
-            return Ok(candle_nn::ops::layer_norm(
-                &x.contiguous()?,
-                &self.w,
-                &self.b,
-                self.eps as f32,
-            )?);
+        if ctx.kernels == Kernels::Fast {
+            return Ok(crate::kernels::layer_norm(x, &self.w, &self.b, self.eps)?);
         }
         let mean = x.mean_keepdim(D::Minus1)?;
         let centred = x.broadcast_sub(&mean)?;
@@ -141,11 +140,21 @@ impl LayerNorm {
     }
 }
 
+/// Which implementation of GELU, softmax and layer norm a forward pass uses; both have
+/// gradients and give the same numbers to rounding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernels {
+    /// gavel's parallel kernels with gradients ([`crate::kernels`]).
+    Fast,
+    /// The functions spelled out in candle's differentiable primitives (slower; the reference
+    /// the fast kernels are tested against).
+    Reference,
+}
+
 /// How a forward pass runs.
 pub struct Ctx {
-    /// Spell fused kernels out in differentiable operations (needed when training anything
-    /// below the head).
-    pub differentiable: bool,
+    /// The kernels.
+    pub kernels: Kernels,
     /// Dropout probabilities and the stream of the masks; `None` in evaluation.
     pub dropout: Option<Dropout>,
 }
@@ -161,10 +170,10 @@ pub struct Dropout {
 }
 
 impl Ctx {
-    /// Inference: fused kernels, no dropout.
+    /// Inference: fast kernels, no dropout.
     pub fn eval() -> Ctx {
         Ctx {
-            differentiable: false,
+            kernels: Kernels::Fast,
             dropout: None,
         }
     }
@@ -179,9 +188,18 @@ impl Ctx {
         }
         let scale = 1.0 / (1.0 - p);
         let n = x.elem_count();
-        let mask: Vec<f32> = (0..n)
-            .map(|_| if d.rng.next_f32() < p { 0.0 } else { scale })
-            .collect();
+        // Chunks drawn in parallel, each from its own stream derived from this call's seed
+        // and the chunk's index: the same mask whatever the thread count.
+        let seed = d.rng.next_u64();
+        let mut mask = vec![0f32; n];
+        mask.par_chunks_mut(1 << 16)
+            .enumerate()
+            .for_each(|(i, chunk)| {
+                let mut rng = Rng::derive(seed, &[i as u64]);
+                for m in chunk {
+                    *m = if rng.next_f32() < p { 0.0 } else { scale };
+                }
+            });
         let mask = Tensor::from_vec(mask, x.shape(), x.device())?;
         Ok((x * mask)?)
     }
@@ -189,8 +207,8 @@ impl Ctx {
 
 /// Softmax over the last dimension.
 fn softmax(x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
-    if !ctx.differentiable {
-        return Ok(candle_nn::ops::softmax_last_dim(x)?);
+    if ctx.kernels == Kernels::Fast {
+        return Ok(crate::kernels::softmax_last_dim(x)?);
     }
     // The maximum only keeps exp() in range; the result does not depend on it, so it needs no
     // gradient.
@@ -468,6 +486,7 @@ impl Encoder {
         let x = l.attn_norm.forward(&(a + x)?, ctx)?;
         let inner = l.inter.forward(&x)?;
         let inner = match self.act {
+            Act::GeluErf if ctx.kernels == Kernels::Fast => crate::kernels::gelu(&inner)?,
             Act::GeluErf => inner.gelu_erf()?,
             Act::GeluTanh => inner.gelu()?,
             Act::Relu => inner.relu()?,

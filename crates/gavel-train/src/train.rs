@@ -473,7 +473,7 @@ pub fn train(
             for (k, mb) in micro_batches.iter().enumerate() {
                 let micro_index = step_in_epoch * settings.grad_accum + k;
                 let mut ctx = Ctx {
-                    differentiable: settings.trainable != Trainable::None,
+                    kernels: crate::model::Kernels::Fast,
                     dropout: Some(Dropout {
                         hidden: dropout_p,
                         attention: attn_dropout_p,
