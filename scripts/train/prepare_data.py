@@ -14,6 +14,10 @@ Writes, from the human-labelled pairs in ../shared/data (see each SOURCE.md):
   FairEval have one label each).
 - OUT/pandalm-items.jsonl: the 999 PandaLM test items, each with its two responses under the
   names of the models that wrote them, for `gavel judge`.
+- OUT/pandalm-labels.jsonl: the three annotators' labels of each test item, and
+  OUT/pandalm-published-judges.jsonl: the published verdicts of GPT-3.5 and PandaLM-7B (GPT-3.5's
+  25 unparsable answers as null), both in the long Label form with the items' model pair, so
+  that `gavel meta-eval` joins them with a trained judge's judgments.
 
 Leakage: the PandaLM test set is kept out. Every training pair whose instruction (with its input)
 equals a PandaLM test instruction after lower-casing and collapsing white space is dropped, and
@@ -147,6 +151,32 @@ def main():
             item = {"id": r["id"], "instruction": r["instruction"], "input": r.get("input"),
                     "responses": {r["model_a"]: r["response_a"], r["model_b"]: r["response_b"]}}
             f.write(json.dumps(item, ensure_ascii=False) + "\n")
+    # The human labels and the two published judges in long form, in the items' model frame
+    # (response1 is model_a), so that `gavel meta-eval` joins them with gavel's judgments.
+    def pandalm_label(v):
+        return {1: "A", 2: "B", 0: "tie", "1": "A", "2": "B", "0": "tie", "Tie": "tie"}.get(v)
+
+    raw = {str(r["idx"]): r for r in json.load(open(os.path.join(args.data, "pandalm",
+                                                                  "testset-v1.json")))}
+    models = {r["id"]: (r["model_a"], r["model_b"]) for r in pandalm}
+    with open(os.path.join(args.out, "pandalm-labels.jsonl"), "w", encoding="utf-8") as f:
+        for idx, r in raw.items():
+            a, b = models[idx]
+            for ann in ("annotator1", "annotator2", "annotator3"):
+                f.write(json.dumps({"item": idx, "annotator": ann, "model_a": a, "model_b": b,
+                                    "label": pandalm_label(r[ann])}) + "\n")
+    with open(os.path.join(args.out, "pandalm-published-judges.jsonl"), "w",
+              encoding="utf-8") as f:
+        for fname, field, name in (("gpt-3.5-turbo-testset-v1.json", "gpt_result",
+                                    "gpt-3.5-turbo"),
+                                   ("pandalm-7b-testset-v1.json", "pandalm_result",
+                                    "PandaLM-7B")):
+            for r in json.load(open(os.path.join(args.data, "pandalm", fname))):
+                a, b = models[str(r["idx"])]
+                # GPT-3.5's 25 "garbage" answers stay null (unparsed).
+                f.write(json.dumps({"item": str(r["idx"]), "annotator": name, "model_a": a,
+                                    "model_b": b, "label": pandalm_label(r[field])}) + "\n")
+
     for k in sorted(counts):
         print(f"{k}: {counts[k]}", file=sys.stderr)
     print(f"train {len(train)}, validation {len(validation)} -> {ds}; "
