@@ -1,7 +1,7 @@
 //! A trained judge directory as a judge: batched, multi-threaded inference.
 //!
 //! Inputs are tokenized in parallel, sorted by length and run in batches through the encoder's
-//! inference path (fused kernels, candle's multi-threaded matrix products). The outputs are
+//! inference path (gavel's parallel kernels, candle's multi-threaded matrix products). The outputs are
 //! read as the judge's `gavel_judge.json` says: scores, class probabilities, or pairwise
 //! verdicts with the calibrated tie band.
 

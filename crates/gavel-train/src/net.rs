@@ -53,8 +53,8 @@ impl JudgeNet {
     }
 
     /// Head outputs for many inputs, in input order, `batch_size` at a time with inputs of
-    /// similar length batched together (less padding). Inference mode: fused kernels, no
-    /// dropout, no gradient.
+    /// similar length batched together (less padding). Inference mode: no dropout, no
+    /// gradient.
     pub fn predict(&self, seqs: &[Encoded], batch_size: usize) -> Result<Vec<Vec<f32>>> {
         self.map_batches(seqs, batch_size, |net, batch| {
             net.forward(batch, &mut Ctx::eval())
