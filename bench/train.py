@@ -24,7 +24,9 @@ Usage (release build first):
     cargo build --release -p gavel
     /work/pyref/venv/bin/python bench/train.py --base DIR [--seq-len 128] [--batch 16]
         [--steps 20] [--pairs 256] [--threads 2]
-Prints wall times, peak RSS (gavel: its process via wait4; PyTorch: this process) and ratios.
+Prints wall times, peak RSS (gavel: its process, by GNU time; PyTorch: this process, which holds
+only the PyTorch side: after training, and after inference) and ratios.
+The thread count is the same on both sides: torch.set_num_threads and RAYON_NUM_THREADS.
 """
 
 import argparse
@@ -50,16 +52,20 @@ WORDS = ("the quick brown fox jumps over a lazy dog while seven wizards quietly 
 
 
 def run(cmd):
-    """Runs a child; returns (stdout, wall seconds, peak RSS in MiB of that child)."""
+    """Runs a child; returns (stdout, wall seconds, peak RSS in MiB of that child).
+
+    The peak RSS is measured by GNU time, not by wait4 on a child of this process: Linux keeps
+    a process's high-water mark across exec, so a child forked from this (PyTorch-sized)
+    process would report this process's RSS at the fork."""
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out = p.stdout.read()
-    err = p.stderr.read()
-    _, status, usage = os.wait4(p.pid, 0)
+    p = subprocess.run(["/usr/bin/time", "-f", "GAVEL-BENCH-MAXRSS-KB %M"] + cmd,
+                       capture_output=True)
     wall = time.perf_counter() - t0
-    if status != 0:
-        sys.exit(f"{cmd[0]} failed ({status}):\n{err.decode()[-3000:]}")
-    return out.decode(), wall, usage.ru_maxrss / 1024.0
+    err = p.stderr.decode()
+    if p.returncode != 0:
+        sys.exit(f"{cmd[0]} failed ({p.returncode}):\n{err[-3000:]}")
+    kb = [l for l in err.splitlines() if l.startswith("GAVEL-BENCH-MAXRSS-KB ")][-1]
+    return p.stdout.decode(), wall, int(kb.split()[1]) / 1024.0
 
 
 def text(rng, n):
@@ -174,6 +180,7 @@ def main():
     cfg = json.load(open(os.path.join(args.base, "config.json")))
     vocab = cfg["vocab_size"]
 
+    print(f"load average at start {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
     with tempfile.TemporaryDirectory() as d:
         items = write_data(d, args.batch * args.steps, args.pairs, 7)
         out = os.path.join(d, "judge")
@@ -189,11 +196,13 @@ def main():
         g_train_eps = s["examples_per_second"]
         t_train = torch_train(args.base, args.seq_len, args.batch, args.steps, vocab)
         t_train_eps = args.batch * args.steps / t_train
+        t_train_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"training, {args.steps} steps of {args.batch} pairs x {args.seq_len} tokens, "
               f"{args.threads} threads:")
         print(f"  gavel   {g_train:8.2f} s  {g_train_eps:7.2f} pairs/s  (process wall {wall:.1f} s,"
               f" peak RSS {g_rss:.0f} MiB)")
-        print(f"  PyTorch {t_train:8.2f} s  {t_train_eps:7.2f} pairs/s")
+        print(f"  PyTorch {t_train:8.2f} s  {t_train_eps:7.2f} pairs/s  (peak RSS of this process "
+              f"{t_train_rss:.0f} MiB)")
         print(f"  gavel / PyTorch throughput: {g_train_eps / t_train_eps:.2f}x")
 
         jpath = os.path.join(d, "j.jsonl")
@@ -219,7 +228,7 @@ def main():
         print(f"  gavel   {js['judge_seconds']:8.2f} s  {g_inf_eps:7.2f} pairs/s  (tokenizing "
               f"included; peak RSS {g_rss2:.0f} MiB)")
         print(f"  PyTorch {t_inf:8.2f} s  {t_inf_eps:7.2f} pairs/s  (peak RSS of this process "
-              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
+              f"so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
         print(f"  gavel / PyTorch throughput: {g_inf_eps / t_inf_eps:.2f}x")
 
         # Equality of scores on the first pairs.
@@ -239,7 +248,8 @@ def main():
                     worst = max(worst, abs(s - j["scores"][k]))
         print(f"scores: largest difference gavel vs PyTorch on 32 responses {worst:.2e}")
         assert worst < 1e-4, worst
-        print(f"(torch {torch.__version__}, transformers {transformers.__version__})")
+        print(f"(torch {torch.__version__}, transformers {transformers.__version__}; load average"
+              f" at the end {os.getloadavg()[0]:.2f})")
 
 
 if __name__ == "__main__":
