@@ -35,6 +35,7 @@ pub fn fixtures() -> PathBuf {
 
 /// The shared datasets (`../shared/data` beside the repository), or `None` with a printed
 /// notice when they are absent, so that tests reading them skip instead of failing.
+#[allow(clippy::print_stderr)] // the skip notice belongs on the test's own stderr
 pub fn shared_data(test: &str) -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
     let root = std::env::var_os("GAVEL_SHARED_DATA")
