@@ -3,13 +3,21 @@
 stemmer) on the same 100,000 generated pairs, in one run.
 
 Each metric is computed in its own child process, both for gavel and for the reference, from the
-same JSONL file (reading included), so that each has its own wall time and peak RSS (via wait4).
-gavel runs single-threaded first (`--threads 1`, the comparison), then with more threads (the
-scaling). The scores must agree to 1e-9.
+same JSONL file (reading included), so that each has its own wall time, CPU time and peak RSS
+(from GNU time wrapped around the child). The references are timed doing what a user would do:
+`sacrebleu.metrics.BLEU().corpus_score` / `CHRF().corpus_score` (what `sacrebleu.corpus_bleu` and
+`corpus_chrf` call) over the whole corpus, and `rouge_scorer.RougeScorer(["rouge1", "rouge2",
+"rougeL"], use_stemmer=True).score_multi(references, hypothesis)` per pair (`score` per
+reference, best F-measure kept: gavel's multi-reference rule), then the mean.
+
+Single-threaded means gavel's `--threads 1` flag: no worker pool at all, every pair is scored on
+the main thread (rayon is not started). That is the comparison against the single-threaded
+references. The scaling runs then use `--threads 2` and `--threads 4`. All scores must agree to
+1e-9 (and the sacrebleu signatures must be equal).
 
 Usage (release build first):
     cargo build --release -p gavel
-    /work/pyref/venv/bin/python bench/metrics.py [--gavel target/release/gavel] [--pairs 100000]
+    TMPDIR=/dev/shm /work/pyref/venv/bin/python bench/metrics.py [--gavel target/release/gavel] [--pairs 100000]
 """
 
 import argparse
@@ -27,17 +35,32 @@ ROOT = os.path.dirname(HERE)
 TOLERANCE = 1e-9
 
 
+TIME = "/usr/bin/time"
+
+
 def run_measured(cmd):
-    """Runs a child and measures its own peak RSS (ru_maxrss of that child alone)."""
+    """Runs a child; returns (stdout, wall seconds, peak RSS in MiB, CPU seconds).
+
+    Peak RSS and CPU come from GNU time wrapped around the child. (wait4's ru_maxrss of a child
+    forked from this Python process would include this process's own size: the high-water mark
+    survives exec.)
+    """
+    if not os.path.exists(TIME):
+        sys.exit(f"{TIME} (GNU time) is needed to measure peak RSS")
+    full = [TIME, "-f", "BENCH_MAXRSS_KB %M %U %S"] + list(cmd)
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out = p.stdout.read()
-    err = p.stderr.read()
-    _, status, usage = os.wait4(p.pid, 0)
+    p = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = p.communicate()
     wall = time.perf_counter() - t0
-    if status != 0:
-        sys.exit(f"{cmd[:3]} failed ({status}):\n{err.decode()[-2000:]}")
-    return out.decode(), wall, usage.ru_maxrss / 1024.0
+    if p.returncode != 0:
+        sys.exit(f"{cmd[:3]} failed ({p.returncode}):\n{err.decode()[-2000:]}")
+    rss, cpu = float("nan"), float("nan")
+    for line in err.decode(errors="replace").splitlines():
+        if line.startswith("BENCH_MAXRSS_KB "):
+            parts = line.split()
+            rss = int(parts[1]) / 1024.0
+            cpu = float(parts[2]) + float(parts[3])
+    return out.decode(), wall, rss, cpu
 
 
 # ----------------------------------------------------------------------------------------------
@@ -190,73 +213,92 @@ def main():
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--pairs", type=int, default=100_000)
     ap.add_argument("--threads", default="2,4", help="thread counts for the scaling runs")
+    ap.add_argument("--gavel-only", action="store_true",
+                    help="skip the references (gavel timings only, no ratios, no checks)")
     args = ap.parse_args()
     print(f"load average before: {os.getloadavg()}, cpus: {os.cpu_count()}")
     tmp = tempfile.mkdtemp(prefix="gavel-bench-metrics-")
     data = os.path.join(tmp, "pairs.jsonl")
-    write_pairs(data, args.pairs)
-    size = os.path.getsize(data) / 2**20
-    print(f"{args.pairs:,} pairs, {size:.1f} MiB of JSONL ({data})")
-
-    def gavel(metrics, threads):
-        out, wall, rss = run_measured([args.gavel, "--quiet", "metrics", "--data", data,
-                                       "--metrics", metrics, "--threads", str(threads),
-                                       "--format", "json"])
-        return json.loads(out), wall, rss
-
-    rows = []
-    failures = []
-
-    # BLEU and chrF against sacrebleu.
-    for metric, target in [("bleu", 50), ("chrf", 100)]:
-        out, p_wall, p_rss = run_measured([args.python, "-c", REF_SACREBLEU, metric, data])
-        ref = json.loads(out)
-        g, g_wall, g_rss = gavel(metric, 1)
-        got = g[metric]
-        if not close(got["score"], ref["score"]):
-            failures.append(f"{metric}: gavel {got['score']!r}, sacrebleu {ref['score']!r}")
-        if got["signature"] != ref["signature"]:
-            failures.append(f"{metric} signature: {got['signature']} vs {ref['signature']}")
-        rows.append((metric, ref, p_wall, p_rss, g_wall, g_rss, target,
-                     f"{got['score']:.12f} (sacrebleu {ref['score']:.12f})"))
-
-    # ROUGE-1/2/L with the stemmer against rouge-score.
-    out, p_wall, p_rss = run_measured([args.python, "-c", REF_ROUGE, data])
-    ref = json.loads(out)
-    g, g_wall, g_rss = gavel("rouge1,rouge2,rougeL", 1)
-    for t in ["rouge1", "rouge2", "rougeL"]:
-        for k in ["precision", "recall", "fmeasure"]:
-            if not close(g[t][k], ref[t][k]):
-                failures.append(f"{t}.{k}: gavel {g[t][k]!r}, rouge-score {ref[t][k]!r}")
-    rows.append(("rouge1/2/L", ref, p_wall, p_rss, g_wall, g_rss, 100,
-                 f"rougeL F {g['rougeL']['fmeasure']:.12f} (rouge-score {ref['rougeL']['fmeasure']:.12f})"))
-
-    print("\nsingle-threaded (gavel --threads 1), wall time from reading the file, peak RSS per process")
-    print(f"{'metric':12} {'reference':>12} {'ref RSS':>10} {'gavel':>9} {'gavel RSS':>10} {'ratio':>8} {'target':>7}")
-    for metric, ref, p_wall, p_rss, g_wall, g_rss, target, detail in rows:
-        ratio = p_wall / g_wall
-        print(f"{metric:12} {p_wall:10.2f} s {p_rss:7.0f} MiB {g_wall:7.3f} s {g_rss:7.1f} MiB "
-              f"{ratio:7.1f}x {target:6d}x")
-        print(f"{'':12} reference: read {ref['read_s']:.2f} s + compute {ref['compute_s']:.2f} s;"
-              f" compute alone / gavel: {ref['compute_s'] / g_wall:.1f}x; {detail}")
-
-    print("\nscaling (gavel, all three metric groups; wall time, peak RSS)")
-    for metrics in ["bleu", "chrf", "rouge1,rouge2,rougeL"]:
-        line = []
-        for threads in [1] + [int(t) for t in args.threads.split(",") if t]:
-            _, wall, rss = gavel(metrics, threads)
-            line.append(f"{threads} thr {wall:6.3f} s {rss:6.1f} MiB")
-        print(f"  {metrics:22} " + " | ".join(line))
-
-    _, wall, rss = gavel("bleu,chrf,chrf++,rouge1,rouge2,rougeL,rougeLsum,exact_match,token_f1", 1)
-    print(f"\nall metrics but TER in one gavel run, 1 thread: {wall:.2f} s, {rss:.1f} MiB")
-    _, wall, rss = gavel("ter", 1)
-    print(f"TER alone, 1 thread: {wall:.2f} s, {rss:.1f} MiB")
+    try:
+        write_pairs(data, args.pairs)
+        size = os.path.getsize(data) / 2**20
+        print(f"{args.pairs:,} pairs, {size:.1f} MiB of JSONL ({data})")
+        failures = bench(args, data)
+    finally:
+        os.remove(data)
+        os.rmdir(tmp)
     print(f"load average after: {os.getloadavg()}")
     if failures:
         print("\nMISMATCHES:\n  " + "\n  ".join(failures))
         sys.exit(1)
-    print("\nall scores agree to 1e-9")
+    if not args.gavel_only:
+        print("\nall scores agree to 1e-9")
+
+
+def bench(args, data):
+    def gavel(metrics, threads):
+        out, wall, rss, cpu = run_measured([args.gavel, "--quiet", "metrics", "--data", data,
+                                            "--metrics", metrics, "--threads", str(threads),
+                                            "--format", "json"])
+        return json.loads(out), wall, rss, cpu
+
+    rows = []
+    failures = []
+    groups = [("bleu", "bleu", 50), ("chrf", "chrf", 100), ("rouge1/2/L", "rouge1,rouge2,rougeL", 100)]
+    for name, metrics, target in groups:
+        g, g_wall, g_rss, g_cpu = gavel(metrics, 1)
+        if args.gavel_only:
+            rows.append((name, None, g_wall, g_rss, g_cpu, target, ""))
+            continue
+        if name == "rouge1/2/L":
+            out, p_wall, p_rss, p_cpu = run_measured([args.python, "-c", REF_ROUGE, data])
+            ref = json.loads(out)
+            for t in ["rouge1", "rouge2", "rougeL"]:
+                for k in ["precision", "recall", "fmeasure"]:
+                    if not close(g[t][k], ref[t][k]):
+                        failures.append(f"{t}.{k}: gavel {g[t][k]!r}, rouge-score {ref[t][k]!r}")
+            detail = " ".join(f"{t} F {g[t]['fmeasure']:.12f} (rouge-score {ref[t]['fmeasure']:.12f})"
+                              for t in ["rouge1", "rouge2", "rougeL"])
+        else:
+            out, p_wall, p_rss, p_cpu = run_measured([args.python, "-c", REF_SACREBLEU, name, data])
+            ref = json.loads(out)
+            got = g[name]
+            if not close(got["score"], ref["score"]):
+                failures.append(f"{name}: gavel {got['score']!r}, sacrebleu {ref['score']!r}")
+            if got["signature"] != ref["signature"]:
+                failures.append(f"{name} signature: {got['signature']} vs {ref['signature']}")
+            detail = f"{got['score']:.12f} (sacrebleu {ref['score']:.12f}), {got['signature']}"
+        rows.append((name, (ref, p_wall, p_rss, p_cpu), g_wall, g_rss, g_cpu, target, detail))
+
+    print("\nsingle-threaded (gavel --threads 1); wall and CPU time of each child from start to "
+          "exit (reading the file included), peak RSS per child")
+    print(f"{'metric':11} {'reference':>22} {'ref RSS':>9} {'gavel':>16} {'gavel RSS':>9} "
+          f"{'ratio wall':>10} {'ratio CPU':>9} {'target':>6}")
+    for name, refm, g_wall, g_rss, g_cpu, target, detail in rows:
+        if refm is None:
+            print(f"{name:11} {'':>22} {'':>9} {g_wall:6.3f} s ({g_cpu:5.3f} cpu) {g_rss:5.1f} MiB")
+            continue
+        ref, p_wall, p_rss, p_cpu = refm
+        print(f"{name:11} {p_wall:7.2f} s ({p_cpu:6.2f} cpu) {p_rss:5.0f} MiB "
+              f"{g_wall:6.3f} s ({g_cpu:5.3f} cpu) {g_rss:5.1f} MiB "
+              f"{p_wall / g_wall:9.1f}x {p_cpu / g_cpu:8.1f}x {target:5d}x")
+        print(f"{'':11} reference: read {ref['read_s']:.2f} s + compute {ref['compute_s']:.2f} s;"
+              f" its compute alone / gavel wall: {ref['compute_s'] / g_wall:.1f}x")
+        print(f"{'':11} {detail}")
+
+    print("\nscaling (gavel --threads N; wall time, CPU time, peak RSS)")
+    for _, metrics, _ in groups:
+        line = []
+        for threads in [1] + [int(t) for t in args.threads.split(",") if t]:
+            _, wall, rss, cpu = gavel(metrics, threads)
+            line.append(f"{threads} thr {wall:6.3f} s ({cpu:5.2f} cpu) {rss:6.1f} MiB")
+        print(f"  {metrics:21} " + " | ".join(line))
+
+    _, wall, rss, cpu = gavel("bleu,chrf,chrf++,rouge1,rouge2,rougeL,rougeLsum,exact_match,token_f1", 1)
+    print(f"\nall metrics but TER in one gavel run, 1 thread: {wall:.2f} s ({cpu:.2f} cpu), {rss:.1f} MiB")
+    _, wall, rss, cpu = gavel("ter", 1)
+    print(f"TER alone, 1 thread: {wall:.2f} s ({cpu:.2f} cpu), {rss:.1f} MiB")
+    return failures
 
 
 if __name__ == "__main__":

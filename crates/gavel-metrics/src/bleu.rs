@@ -250,22 +250,30 @@ impl Bleu {
     pub fn tokens(&self, text: &str) -> Vec<String> {
         SCRATCH.with(|s| {
             let s = &mut *s.borrow_mut();
-            self.preprocess(text, s);
-            python::split(&s.text).map(str::to_string).collect()
+            let text = self.preprocess(text, &mut s.lowered, &mut s.buffers, &mut s.text);
+            python::split(text).map(str::to_string).collect()
         })
     }
 
-    fn preprocess(&self, text: &str, s: &mut Scratch) {
-        let text = if self.options.lowercase {
-            s.lowered.clear();
-            s.lowered.push_str(&python::lower(text));
-            s.lowered.as_str()
+    /// Lower-cases if asked, strips trailing whitespace and tokenizes: a text whose
+    /// whitespace-separated parts are the tokens.
+    fn preprocess<'b>(
+        &self,
+        text: &'b str,
+        lowered: &'b mut String,
+        buffers: &'b mut Buffers,
+        out: &'b mut String,
+    ) -> &'b str {
+        let text: &'b str = if self.options.lowercase {
+            lowered.clear();
+            lowered.push_str(&python::lower(text));
+            lowered.as_str()
         } else {
             text
         };
         self.options
             .tokenizer
-            .tokenize_into(python::rstrip(text), &mut s.buffers, &mut s.text);
+            .tokenize_for_split(python::rstrip(text), buffers, out)
     }
 
     /// The statistics of one segment against its references (sacrebleu's segment statistics).
@@ -278,9 +286,9 @@ impl Bleu {
         let (sys_len, ref_len) = SCRATCH.with(|s| {
             let s = &mut *s.borrow_mut();
             s.words.begin();
-            self.preprocess(hypothesis, s);
+            let text = self.preprocess(hypothesis, &mut s.lowered, &mut s.buffers, &mut s.text);
             s.hyp.clear();
-            for w in python::split(&s.text) {
+            for w in python::split(text) {
                 let id = s.words.insert(w);
                 s.hyp.push(id);
             }
@@ -293,9 +301,14 @@ impl Bleu {
 
             let mut closest: Option<usize> = None;
             for (r, reference) in references.iter().enumerate() {
-                self.preprocess(reference.as_ref(), s);
+                let text = self.preprocess(
+                    reference.as_ref(),
+                    &mut s.lowered,
+                    &mut s.buffers,
+                    &mut s.text,
+                );
                 s.reference.clear();
-                for w in python::split(&s.text) {
+                for w in python::split(text) {
                     s.reference.push(s.words.get(w));
                 }
                 let len = s.reference.len();

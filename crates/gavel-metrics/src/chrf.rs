@@ -162,7 +162,15 @@ fn words<'a>(text: &'a str, mut sink: impl FnMut(&'a str)) {
 
 fn chars_of(text: &str, whitespace: bool, out: &mut Vec<u32>) {
     out.clear();
-    if whitespace {
+    out.reserve(text.len());
+    if text.is_ascii() {
+        let bytes = text.as_bytes().iter().map(|&b| char::from(b));
+        if whitespace {
+            out.extend(bytes.map(u32::from));
+        } else {
+            out.extend(bytes.filter(|&c| !python::is_space(c)).map(u32::from));
+        }
+    } else if whitespace {
         out.extend(text.chars().map(u32::from));
     } else {
         out.extend(

@@ -40,8 +40,15 @@ pub(crate) struct Trie {
     slots: Vec<Slot>,
     bits: u32,
     generation: u32,
+    /// The root's children along symbols below [`DIRECT`], indexed by symbol: (generation,
+    /// node). Most walks start and end near the root, so this saves most of the hashing.
+    direct: Vec<(u32, u32)>,
     pub nodes: Vec<Node>,
 }
+
+/// Symbols whose root edge is kept in [`Trie::direct`] (ASCII and Latin-1 characters; the
+/// first word ids of a table, which are the frequent words).
+const DIRECT: u32 = 256;
 
 /// The root node (the empty n-gram).
 pub(crate) const ROOT: u32 = 0;
@@ -53,11 +60,15 @@ impl Trie {
         if self.slots.len() < want {
             self.slots = vec![Slot::default(); want];
             self.bits = want.trailing_zeros();
-            self.generation = 0;
+            // The generation goes on (the root's direct edges keep theirs).
+        }
+        if self.direct.is_empty() {
+            self.direct = vec![(0, 0); DIRECT as usize];
         }
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
             self.slots.fill(Slot::default());
+            self.direct.fill((0, 0));
             self.generation = 1;
         }
         self.nodes.clear();
@@ -77,6 +88,16 @@ impl Trie {
     /// The child of `parent` along `symbol`, created if missing.
     #[inline]
     pub fn child_or_insert(&mut self, parent: u32, symbol: u32) -> u32 {
+        if parent == ROOT && symbol < DIRECT {
+            let entry = &mut self.direct[symbol as usize];
+            if entry.0 == self.generation {
+                return entry.1;
+            }
+            let node = self.nodes.len() as u32;
+            *entry = (self.generation, node);
+            self.nodes.push(Node::default());
+            return node;
+        }
         let key = Trie::key(parent, symbol);
         let mask = self.slots.len() - 1;
         let mut i = self.position(key);
@@ -102,6 +123,10 @@ impl Trie {
     /// The child of `parent` along `symbol`, if the hypothesis has that n-gram.
     #[inline]
     pub fn child(&self, parent: u32, symbol: u32) -> Option<u32> {
+        if parent == ROOT && symbol < DIRECT {
+            let (generation, node) = self.direct[symbol as usize];
+            return (generation == self.generation).then_some(node);
+        }
         let key = Trie::key(parent, symbol);
         let mask = self.slots.len() - 1;
         let mut i = self.position(key);
@@ -283,6 +308,21 @@ mod tests {
         assert!(t.child(ab, 1).is_none());
         t.begin(4);
         assert!(t.child(ROOT, 1).is_none());
+    }
+
+    #[test]
+    fn growing_the_table_forgets_the_last_hypothesis() {
+        let mut t = Trie::default();
+        t.begin(2);
+        t.insert_all(&[1, 300], 1);
+        // More n-grams than the table holds: it is reallocated.
+        t.begin(1000);
+        assert!(t.child(ROOT, 1).is_none());
+        assert!(t.child(ROOT, 300).is_none());
+        t.insert_all(&[2, 1, 2], 2);
+        let two = t.child(ROOT, 2).unwrap();
+        assert_eq!(t.nodes[two as usize].hyp, 2);
+        assert_eq!(t.nodes.len(), 5);
     }
 
     #[test]

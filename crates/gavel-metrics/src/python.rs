@@ -24,8 +24,97 @@ pub fn is_space(c: char) -> bool {
 }
 
 /// Python's `str.split()` (no argument): the runs of non-whitespace.
-pub fn split(s: &str) -> impl Iterator<Item = &str> {
-    s.split(is_space).filter(|t| !t.is_empty())
+pub fn split(s: &str) -> Words<'_> {
+    Words { s, pos: 0 }
+}
+
+/// ASCII bytes Python splits on (`\t\n\x0b\x0c\r`, `\x1c`-`\x1f`, space).
+const ASCII_SPACE: [bool; 128] = {
+    let mut t = [false; 128];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = matches!(
+            b as u8,
+            b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' '
+        );
+        b += 1;
+    }
+    t
+};
+
+/// The iterator of [`split`]. It scans bytes: ASCII through a table, and only characters
+/// whose first byte can start a non-ASCII space (U+0085, U+00A0, U+1680, U+2000..U+3000) are
+/// decoded.
+#[derive(Debug, Clone)]
+pub struct Words<'a> {
+    s: &'a str,
+    pos: usize,
+}
+
+impl<'a> Words<'a> {
+    /// The byte length of the whitespace character at `i` (a character boundary), or 0.
+    #[inline]
+    fn space_at(&self, i: usize) -> usize {
+        let b = self.s.as_bytes()[i];
+        if b < 0x80 {
+            return usize::from(ASCII_SPACE[usize::from(b)]);
+        }
+        if !matches!(b, 0xC2 | 0xE1 | 0xE2 | 0xE3) {
+            return 0;
+        }
+        match self.s[i..].chars().next() {
+            Some(c) if in_ranges(c, PY_SPACE) => c.len_utf8(),
+            _ => 0,
+        }
+    }
+}
+
+/// The length of the UTF-8 character whose first byte is `b`.
+#[inline]
+fn char_len(b: u8) -> usize {
+    match b {
+        0..=0x7F => 1,
+        0x80..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        _ => 4,
+    }
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        let bytes = self.s.as_bytes();
+        let mut i = self.pos;
+        while i < bytes.len() {
+            let w = self.space_at(i);
+            if w == 0 {
+                break;
+            }
+            i += w;
+        }
+        if i >= bytes.len() {
+            self.pos = i;
+            return None;
+        }
+        let start = i;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b < 0x80 {
+                if ASCII_SPACE[usize::from(b)] {
+                    break;
+                }
+                i += 1;
+            } else if self.space_at(i) != 0 {
+                break;
+            } else {
+                i += char_len(b);
+            }
+        }
+        self.pos = i;
+        Some(&self.s[start..i])
+    }
 }
 
 /// Python's `str.rstrip()` (no argument).
@@ -97,6 +186,24 @@ fn final_sigma(s: &str, i: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_scanning_split_equals_splitting_on_is_space() {
+        let pieces = [
+            "a", "é", "語", "😀", " ", "\t", "\n", "\x1c", "\x1f", "\u{85}", "\u{a0}", "\u{1680}",
+            "\u{2000}", "\u{200a}", "\u{200b}", "\u{2028}", "\u{202f}", "\u{205f}", "\u{3000}",
+            "\u{e000}", "\u{c2}", "\u{1681}", "\u{2030}", "\u{3001}",
+        ];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let text = format!("{a}{b}x{c}{a}");
+                    let want: Vec<&str> = text.split(is_space).filter(|t| !t.is_empty()).collect();
+                    assert_eq!(split(&text).collect::<Vec<_>>(), want, "{text:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn whitespace_is_pythons() {

@@ -75,8 +75,14 @@ impl Tokenizer {
         out.clear();
         match self {
             Tokenizer::None => out.push_str(line),
-            Tokenizer::Tok13a => tokenize_13a(line, buffers, out),
-            Tokenizer::Zh => tokenize_zh(line, buffers, out),
+            Tokenizer::Tok13a => {
+                tokenize_13a(line, buffers);
+                join_words(buffers.text(), out);
+            }
+            Tokenizer::Zh => {
+                tokenize_zh(line, buffers);
+                join_words(buffers.text(), out);
+            }
             Tokenizer::Intl => tokenize_intl(line, buffers, out),
             Tokenizer::Char => {
                 // sacrebleu joins every character, whitespace included, with spaces; BLEU
@@ -87,6 +93,34 @@ impl Tokenizer {
                     }
                     out.push(c);
                 }
+            }
+        }
+    }
+}
+
+impl Tokenizer {
+    /// Tokenizes one line into a text whose whitespace-separated parts (Python's `split()`)
+    /// are the tokens of [`Tokenizer::tokenize`], without joining them with single spaces
+    /// first: what BLEU needs, for less work. Borrows `line`, `buffers` or `out`.
+    pub(crate) fn tokenize_for_split<'b>(
+        self,
+        line: &'b str,
+        buffers: &'b mut Buffers,
+        out: &'b mut String,
+    ) -> &'b str {
+        match self {
+            Tokenizer::None => line,
+            Tokenizer::Tok13a => {
+                tokenize_13a(line, buffers);
+                buffers.text()
+            }
+            Tokenizer::Zh => {
+                tokenize_zh(line, buffers);
+                buffers.text()
+            }
+            Tokenizer::Intl | Tokenizer::Char => {
+                self.tokenize_into(line, buffers, out);
+                out.as_str()
             }
         }
     }
@@ -123,6 +157,14 @@ pub(crate) struct Buffers {
     chars2: Vec<char>,
 }
 
+impl Buffers {
+    /// The result of the 13a passes (in `a`) as text.
+    fn text(&self) -> &str {
+        // Only ASCII bytes were inserted, and only between characters: still UTF-8.
+        std::str::from_utf8(&self.a).unwrap_or_default()
+    }
+}
+
 /// Writes Python's `' '.join(text.split())` into `out`.
 pub(crate) fn join_words(text: &str, out: &mut String) {
     for word in python::split(text) {
@@ -133,7 +175,8 @@ pub(crate) fn join_words(text: &str, out: &mut String) {
     }
 }
 
-fn tokenize_13a(line: &str, buffers: &mut Buffers, out: &mut String) {
+/// 13a, up to the final split-and-join; the result is in `buffers.a`.
+fn tokenize_13a(line: &str, buffers: &mut Buffers) {
     // The language-independent part; most lines need none of it, so nothing is copied then.
     let mut text = Cow::Borrowed(line);
     if text.contains("<skipped>") {
@@ -155,52 +198,69 @@ fn tokenize_13a(line: &str, buffers: &mut Buffers, out: &mut String) {
     a.push(b' ');
     a.extend_from_slice(text.as_bytes());
     a.push(b' ');
-    regexp_rules(buffers, out);
+    regexp_rules(buffers);
 }
 
 /// sacrebleu's `TokenizerRegexp` (the language-dependent part of 13a, also used by `zh`) on
-/// the bytes in `buffers.a`, then Python's split-and-join into `out`.
-fn regexp_rules(buffers: &mut Buffers, out: &mut String) {
+/// the bytes in `buffers.a`, in place (Python's split-and-join is left to the caller).
+fn regexp_rules(buffers: &mut Buffers) {
     let Buffers { a, b, .. } = buffers;
     pass_punct(a, b);
     pass_before_period_comma(b, a);
     pass_after_period_comma(a, b);
     pass_digit_dash(b, a);
-    // Only ASCII bytes were inserted, and only between characters: still UTF-8.
-    let text = std::str::from_utf8(a).unwrap_or_default();
-    join_words(text, out);
 }
 
 /// `([\{-\~\[-\` -\&\(-\+\:-\@\/])` → `" \1 "`.
 pub(crate) fn pass_punct(src: &[u8], dst: &mut Vec<u8>) {
     dst.clear();
-    for &c in src {
-        if is_13a_punct(c) {
+    dst.reserve(src.len() + src.len() / 2);
+    let mut copied = 0;
+    for (i, &c) in src.iter().enumerate() {
+        if PUNCT_13A[usize::from(c)] {
+            dst.extend_from_slice(&src[copied..i]);
             dst.extend_from_slice(&[b' ', c, b' ']);
-        } else {
-            dst.push(c);
+            copied = i + 1;
         }
     }
+    dst.extend_from_slice(&src[copied..]);
+}
+
+/// The index of the next `.` or `,` at or after `from`.
+#[inline]
+fn next_period_comma(src: &[u8], from: usize) -> Option<usize> {
+    src[from..]
+        .iter()
+        .position(|&d| d == b'.' || d == b',')
+        .map(|k| from + k)
 }
 
 /// `([^0-9])([\.,])` → `"\1 \2 "`: period and comma split off unless after a digit. (On UTF-8
 /// bytes this is the same: a multi-byte character ends in a byte that is not a digit.)
+///
+/// Matches are the pairs (k, k+1) found left to right without overlap, as `re.sub` finds them;
+/// only the bytes around a `.` or `,` are looked at, the runs between are copied whole.
 pub(crate) fn pass_before_period_comma(src: &[u8], dst: &mut Vec<u8>) {
     dst.clear();
-    let mut i = 0;
-    while i < src.len() {
-        let c = src[i];
-        match src.get(i + 1) {
-            Some(&d) if !c.is_ascii_digit() && (d == b'.' || d == b',') => {
-                dst.extend_from_slice(&[c, b' ', d, b' ']);
-                i += 2;
-            }
-            _ => {
-                dst.push(c);
-                i += 1;
-            }
+    dst.reserve(src.len() + 16);
+    // Every pair starting at `copied` or later is still free.
+    let mut copied = 0;
+    let mut from = 1;
+    while from < src.len() {
+        let Some(j) = next_period_comma(src, from) else {
+            break;
+        };
+        let c = src[j - 1];
+        if c.is_ascii_digit() {
+            from = j + 1;
+        } else {
+            dst.extend_from_slice(&src[copied..j - 1]);
+            dst.extend_from_slice(&[c, b' ', src[j], b' ']);
+            copied = j + 1;
+            from = j + 2;
         }
     }
+    dst.extend_from_slice(&src[copied..]);
 }
 
 /// `([\.,])([^0-9])` → `" \1 \2"`: period and comma split off unless before a digit. (The
@@ -208,45 +268,72 @@ pub(crate) fn pass_before_period_comma(src: &[u8], dst: &mut Vec<u8>) {
 /// match.)
 pub(crate) fn pass_after_period_comma(src: &[u8], dst: &mut Vec<u8>) {
     dst.clear();
-    let mut i = 0;
-    while i < src.len() {
-        let c = src[i];
-        match src.get(i + 1) {
-            Some(&d) if (c == b'.' || c == b',') && !d.is_ascii_digit() => {
-                dst.extend_from_slice(&[b' ', c, b' ', d]);
-                i += 2;
+    dst.reserve(src.len() + 16);
+    let mut copied = 0;
+    let mut from = 0;
+    while from + 1 < src.len() {
+        let Some(k) = next_period_comma(src, from) else {
+            break;
+        };
+        match src.get(k + 1) {
+            Some(&d) if !d.is_ascii_digit() => {
+                dst.extend_from_slice(&src[copied..k]);
+                dst.extend_from_slice(&[b' ', src[k], b' ', d]);
+                copied = k + 2;
+                from = k + 2;
             }
-            _ => {
-                dst.push(c);
-                i += 1;
-            }
+            _ => from = k + 1,
         }
     }
+    dst.extend_from_slice(&src[copied..]);
 }
 
 /// `([0-9])(-)` → `"\1 \2 "`: a dash after a digit is split off.
 pub(crate) fn pass_digit_dash(src: &[u8], dst: &mut Vec<u8>) {
     dst.clear();
-    let mut i = 0;
-    while i < src.len() {
-        let c = src[i];
-        if c.is_ascii_digit() && src.get(i + 1) == Some(&b'-') {
+    dst.reserve(src.len() + 16);
+    let mut copied = 0;
+    let mut from = 1;
+    while from < src.len() {
+        let Some(j) = src[from..]
+            .iter()
+            .position(|&d| d == b'-')
+            .map(|k| from + k)
+        else {
+            break;
+        };
+        let c = src[j - 1];
+        if c.is_ascii_digit() {
+            dst.extend_from_slice(&src[copied..j - 1]);
             dst.extend_from_slice(&[c, b' ', b'-', b' ']);
-            i += 2;
+            copied = j + 1;
+            from = j + 2;
         } else {
-            dst.push(c);
-            i += 1;
+            from = j + 1;
         }
     }
+    dst.extend_from_slice(&src[copied..]);
 }
+
+/// [`is_13a_punct`] as a table.
+const PUNCT_13A: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = is_13a_punct(b as u8);
+        b += 1;
+    }
+    t
+};
 
 /// The 13a punctuation class: `{`-`~`, `[`-`` ` ``, space-`&`, `(`-`+`, `:`-`@`, `/`.
 #[inline]
-pub(crate) fn is_13a_punct(c: u8) -> bool {
+pub(crate) const fn is_13a_punct(c: u8) -> bool {
     matches!(c, b'{'..=b'~' | b'['..=b'`' | b' '..=b'&' | b'('..=b'+' | b':'..=b'@' | b'/')
 }
 
-fn tokenize_zh(line: &str, buffers: &mut Buffers, out: &mut String) {
+/// zh, up to the final split-and-join; the result is in `buffers.a`.
+fn tokenize_zh(line: &str, buffers: &mut Buffers) {
     let line = python::strip(line);
     let a = &mut buffers.a;
     a.clear();
@@ -261,7 +348,7 @@ fn tokenize_zh(line: &str, buffers: &mut Buffers, out: &mut String) {
             a.extend_from_slice(bytes);
         }
     }
-    regexp_rules(buffers, out);
+    regexp_rules(buffers);
 }
 
 #[inline]
@@ -369,6 +456,73 @@ mod tests {
         );
         assert_eq!(t.tokenize(""), "");
         assert_eq!(t.tokenize("é.ü"), "é . ü");
+    }
+
+    /// The passes as first written, one byte at a time: the oracle for the run-copying ones.
+    fn passes_bytewise(src: &[u8]) -> Vec<u8> {
+        let mut a = Vec::new();
+        for &c in src {
+            if is_13a_punct(c) {
+                a.extend_from_slice(&[b' ', c, b' ']);
+            } else {
+                a.push(c);
+            }
+        }
+        let pair_pass =
+            |src: &[u8], hit: &dyn Fn(u8, u8) -> bool, out: &dyn Fn(u8, u8) -> [u8; 4]| {
+                let (mut dst, mut i) = (Vec::new(), 0);
+                while i < src.len() {
+                    match src.get(i + 1) {
+                        Some(&d) if hit(src[i], d) => {
+                            dst.extend_from_slice(&out(src[i], d));
+                            i += 2;
+                        }
+                        _ => {
+                            dst.push(src[i]);
+                            i += 1;
+                        }
+                    }
+                }
+                dst
+            };
+        let pc = |x: u8| x == b'.' || x == b',';
+        let b = pair_pass(&a, &|c, d| !c.is_ascii_digit() && pc(d), &|c, d| {
+            [c, b' ', d, b' ']
+        });
+        let c = pair_pass(&b, &|c, d| pc(c) && !d.is_ascii_digit(), &|c, d| {
+            [b' ', c, b' ', d]
+        });
+        pair_pass(&c, &|c, d| c.is_ascii_digit() && d == b'-', &|c, d| {
+            [c, b' ', d, b' ']
+        })
+    }
+
+    #[test]
+    fn run_copying_passes_equal_the_bytewise_ones() {
+        // Every string of up to 7 bytes over the bytes the passes look at.
+        let alphabet = b"a1.,- &";
+        let mut stack: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut checked = 0;
+        while let Some(text) = stack.pop() {
+            let mut buffers = Buffers::default();
+            buffers.a.extend_from_slice(&text);
+            regexp_rules(&mut buffers);
+            assert_eq!(
+                buffers.a,
+                passes_bytewise(&text),
+                "{:?}",
+                String::from_utf8_lossy(&text)
+            );
+            checked += 1;
+            if text.len() < 7 {
+                for &c in alphabet {
+                    let mut longer = text.clone();
+                    longer.push(c);
+                    stack.push(longer);
+                }
+            }
+        }
+        assert_eq!(checked, (0..=7).map(|n| 7usize.pow(n)).sum::<usize>());
     }
 
     #[test]

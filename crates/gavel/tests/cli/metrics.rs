@@ -354,6 +354,87 @@ fn bad_input_is_a_clear_error() {
 }
 
 #[test]
+fn bad_input_in_other_shapes_is_a_clear_error() {
+    let dir = temp_dir();
+    let d = dir.path();
+    // A line that is JSON but not an object, and a mistyped reference list.
+    write(d, "array.jsonl", "[\"a\", \"b\"]\n");
+    fails_with(d, &["--data", "array.jsonl"], 1, "array.jsonl:1");
+    write(
+        d,
+        "number.jsonl",
+        "{\"hypothesis\": \"a\", \"references\": 5}\n",
+    );
+    fails_with(d, &["--data", "number.jsonl"], 1, "field `references`");
+    write(
+        d,
+        "none.jsonl",
+        "{\"hypothesis\": \"a\", \"references\": []}\n",
+    );
+    fails_with(d, &["--data", "none.jsonl"], 1, "at least one reference");
+    // A JSON array file cut short, a CSV without the hypothesis column.
+    write(
+        d,
+        "cut.json",
+        "[{\"hypothesis\": \"a\", \"reference\": \"b\"}, {\"hypo",
+    );
+    fails_with(d, &["--data", "cut.json"], 1, "cut.json");
+    write(d, "nohyp.csv", "id,reference\n1,a b\n");
+    fails_with(d, &["--data", "nohyp.csv"], 1, "field `hypothesis`");
+    // stdin: invalid UTF-8, then nothing at all.
+    for (input, message) in [
+        (
+            &b"{\"hypothesis\": \"a\xfe\", \"reference\": \"b\"}\n"[..],
+            "invalid UTF-8",
+        ),
+        (&b""[..], "nothing to score"),
+    ] {
+        let out = gavel(d)
+            .args(["metrics", "--data", "-", "--format", "json"])
+            .write_stdin(input)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(message), "{message:?} in {stderr}");
+        assert!(stderr.contains("<stdin>"), "{stderr}");
+        assert!(
+            !stderr.contains("panicked") && out.stdout.is_empty(),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn unwritable_per_item_file_is_a_clear_error() {
+    let dir = temp_dir();
+    let d = dir.path();
+    write(
+        d,
+        "ok.jsonl",
+        "{\"hypothesis\": \"a\", \"reference\": \"a\"}\n",
+    );
+    fails_with(
+        d,
+        &[
+            "--data",
+            "ok.jsonl",
+            "--per-item",
+            "no/such/dir/items.jsonl",
+        ],
+        1,
+        "items.jsonl",
+    );
+    fails_with(
+        d,
+        &["--data", "ok.jsonl", "--per-item", "items.unknown"],
+        1,
+        "items.unknown",
+    );
+    assert!(!d.join("items.unknown").exists());
+}
+
+#[test]
 fn no_per_item_file_is_left_on_failure() {
     let dir = temp_dir();
     let d = dir.path();
