@@ -64,14 +64,33 @@ pub struct RawRecord {
 }
 
 /// A type that can be built from one [`RawRecord`].
-pub trait FromRecord: Sized {
+pub trait FromRecord: Sized + Send {
     /// Builds the value, or says which field is wrong.
     fn from_record(record: RawRecord) -> Result<Self, FieldError>;
+
+    /// Whether [`FromRecord::from_json_line`] is implemented: JSONL records are then read
+    /// straight into the type, with no intermediate map.
+    const JSON_FAST_PATH: bool = false;
+
+    /// Builds the value straight from one JSONL line (the bytes of one JSON object), for a
+    /// well-formed record whose fields are all valid; `None` for anything else, and the reader
+    /// then goes the generic way ([`RawRecord`], then [`FromRecord::from_record`]) so that
+    /// every error is exactly the generic one. Must give the value `from_record` gives
+    /// whenever it returns `Some`.
+    fn from_json_line(_line: &[u8]) -> Option<Self> {
+        None
+    }
 }
 
 /// An iterator over the raw records of one file.
 pub struct RecordReader {
-    inner: Box<dyn Iterator<Item = Result<RawRecord, ReadError>> + Send>,
+    inner: Inner,
+}
+
+enum Inner {
+    /// JSONL, kept apart so that typed readers can parse its lines themselves.
+    Jsonl(JsonlRecords),
+    Other(Box<dyn Iterator<Item = Result<RawRecord, ReadError>> + Send>),
 }
 
 impl std::fmt::Debug for RecordReader {
@@ -84,7 +103,10 @@ impl Iterator for RecordReader {
     type Item = Result<RawRecord, ReadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.inner.next()
+        match &mut self.inner {
+            Inner::Jsonl(j) => j.next(),
+            Inner::Other(o) => o.next(),
+        }
     }
 }
 
@@ -126,7 +148,11 @@ impl RecordReader {
     ) -> Result<RecordReader, ReadError> {
         let name = name.into();
         let inner: Box<dyn Iterator<Item = Result<RawRecord, ReadError>> + Send> = match format {
-            Format::Jsonl => Box::new(JsonlRecords::new(name, reader)),
+            Format::Jsonl => {
+                return Ok(RecordReader {
+                    inner: Inner::Jsonl(JsonlRecords::new(name, reader)),
+                });
+            }
             Format::Json => Box::new(JsonArrayRecords::new(name, reader)),
             Format::Csv => Box::new(CsvRecords::new(name, reader, b',')),
             Format::Tsv => Box::new(CsvRecords::new(name, reader, b'\t')),
@@ -137,16 +163,52 @@ impl RecordReader {
                 });
             }
         };
-        Ok(RecordReader { inner })
+        Ok(RecordReader {
+            inner: Inner::Other(inner),
+        })
     }
 
     /// Turns raw records into typed ones, attaching the location to any field error.
+    ///
+    /// JSONL lines are parsed straight into `T` when it has a fast path
+    /// ([`FromRecord::JSON_FAST_PATH`]); the values and errors are the same either way.
     pub fn typed<T: FromRecord>(self) -> impl Iterator<Item = Result<T, ReadError>> + Send {
-        self.map(|raw| {
-            let raw = raw?;
-            let location = raw.location.clone();
-            T::from_record(raw).map_err(|error| ReadError::Field { location, error })
-        })
+        self.typed_located::<T>().map(|r| r.map(|(value, _)| value))
+    }
+
+    /// [`RecordReader::typed`], with where each record came from.
+    pub fn typed_located<T: FromRecord>(
+        self,
+    ) -> impl Iterator<Item = Result<(T, Location), ReadError>> + Send {
+        match self.inner {
+            Inner::Jsonl(j) if T::JSON_FAST_PATH => Typed::Fast(FastJsonl::new(j)),
+            inner => Typed::Generic(RecordReader { inner }, std::marker::PhantomData),
+        }
+    }
+}
+
+/// The typed records of a reader: JSONL through the type's fast path, or any format through
+/// raw records.
+enum Typed<T> {
+    Fast(FastJsonl<T>),
+    Generic(RecordReader, std::marker::PhantomData<fn() -> T>),
+}
+
+impl<T: FromRecord> Iterator for Typed<T> {
+    type Item = Result<(T, Location), ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Typed::Fast(f) => f.next(),
+            Typed::Generic(reader, _) => reader.next().map(|raw| {
+                let raw = raw?;
+                let location = raw.location.clone();
+                match T::from_record(raw) {
+                    Ok(value) => Ok((value, location)),
+                    Err(error) => Err(ReadError::Field { location, error }),
+                }
+            }),
+        }
     }
 }
 
@@ -246,6 +308,148 @@ impl Iterator for JsonlRecords {
             return Some(parse_json_object(&self.name, self.line, self.record, bytes));
         }
         None
+    }
+}
+
+/// Lines read and parsed at a time by the typed fast path.
+const FAST_BATCH_BYTES: usize = 1 << 20;
+
+/// JSONL read in batches of lines, each line parsed straight into `T`
+/// ([`FromRecord::from_json_line`]), falling back to the generic way for any line the fast
+/// path does not take. Batches of many lines are parsed on two threads.
+struct FastJsonl<T> {
+    lines: JsonlRecords,
+    /// The current batch's lines, back to back, and each line's (start, end, line number).
+    text: Vec<u8>,
+    spans: Vec<(usize, usize, u64)>,
+    /// The current batch's records, in two halves (not joined, to spare moving them).
+    parsed: std::iter::Chain<Records<T>, Records<T>>,
+}
+
+type Records<T> = std::vec::IntoIter<Result<(T, Location), ReadError>>;
+
+impl<T: FromRecord> FastJsonl<T> {
+    fn new(lines: JsonlRecords) -> FastJsonl<T> {
+        FastJsonl {
+            lines,
+            text: Vec::new(),
+            spans: Vec::new(),
+            parsed: Vec::new().into_iter().chain(Vec::new()),
+        }
+    }
+
+    /// Reads the next batch of lines; an IO error ends the file.
+    fn fill(&mut self) -> Option<ReadError> {
+        self.text.clear();
+        self.spans.clear();
+        let j = &mut self.lines;
+        while !j.done && self.text.len() < FAST_BATCH_BYTES {
+            let start = self.text.len();
+            match j.reader.read_until(b'\n', &mut self.text) {
+                Ok(0) => j.done = true,
+                Ok(_) => {
+                    j.line += 1;
+                    let mut from = start;
+                    if j.line == 1 && self.text[start..].starts_with(UTF8_BOM) {
+                        from += UTF8_BOM.len();
+                    }
+                    if self.text[from..].iter().all(u8::is_ascii_whitespace) {
+                        self.text.truncate(start);
+                    } else {
+                        self.spans.push((from, self.text.len(), j.line));
+                    }
+                }
+                Err(e) => {
+                    j.done = true;
+                    return Some(io_error(&j.name, e));
+                }
+            }
+        }
+        None
+    }
+
+    /// Parses the batch's lines: the records of its first and second half.
+    #[allow(clippy::type_complexity)]
+    fn parse_batch(
+        &mut self,
+    ) -> (
+        Vec<Result<(T, Location), ReadError>>,
+        Vec<Result<(T, Location), ReadError>>,
+    ) {
+        let name = &self.lines.name;
+        let first_record = self.lines.record + 1;
+        self.lines.record += self.spans.len() as u64;
+        let text = &self.text;
+        let parse = |k: usize, &(start, end, line): &(usize, usize, u64)| {
+            let record = first_record + k as u64;
+            parse_typed::<T>(name, line, record, &text[start..end])
+        };
+        let n = self.spans.len();
+        // Two threads for a batch of many lines; the halves are joined in order.
+        if n >= 4096 && std::thread::available_parallelism().is_ok_and(|p| p.get() > 1) {
+            let (front, back) = self.spans.split_at(n / 2);
+            let parse = &parse;
+            std::thread::scope(|scope| {
+                let back = scope.spawn(move || {
+                    back.iter()
+                        .enumerate()
+                        .map(|(k, s)| parse(n / 2 + k, s))
+                        .collect::<Vec<_>>()
+                });
+                let front: Vec<_> = front.iter().enumerate().map(|(k, s)| parse(k, s)).collect();
+                match back.join() {
+                    Ok(back) => (front, back),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            })
+        } else {
+            let all = self
+                .spans
+                .iter()
+                .enumerate()
+                .map(|(k, s)| parse(k, s))
+                .collect();
+            (all, Vec::new())
+        }
+    }
+}
+
+impl<T: FromRecord> Iterator for FastJsonl<T> {
+    type Item = Result<(T, Location), ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(r) = self.parsed.next() {
+                return Some(r);
+            }
+            if self.lines.done {
+                return None;
+            }
+            let io = self.fill();
+            let (front, mut back) = self.parse_batch();
+            if let Some(e) = io {
+                back.push(Err(e));
+            }
+            self.parsed = front.into_iter().chain(back);
+        }
+    }
+}
+
+/// One JSONL line (not blank) as a typed record: the type's fast path, else the generic way.
+fn parse_typed<T: FromRecord>(
+    name: &Arc<str>,
+    line: u64,
+    record: u64,
+    bytes: &[u8],
+) -> Result<(T, Location), ReadError> {
+    if let Some(value) = T::from_json_line(bytes) {
+        return Ok((value, Location::new(name.clone(), Some(line), record)));
+    }
+    let raw = parse_json_object(name, line, record, bytes)?;
+    let location = raw.location.clone();
+    match T::from_record(raw) {
+        Ok(value) => Ok((value, location)),
+        Err(error) => Err(ReadError::Field { location, error }),
     }
 }
 
@@ -634,7 +838,7 @@ fn open_parquet(path: &Path, _name: Arc<str>) -> Result<RecordReader, ReadError>
 fn open_parquet(path: &Path, name: Arc<str>) -> Result<RecordReader, ReadError> {
     let records = crate::parquet_io::ParquetRecords::open(path, name)?;
     Ok(RecordReader {
-        inner: Box::new(records),
+        inner: Inner::Other(Box::new(records)),
     })
 }
 

@@ -286,6 +286,252 @@ impl FromRecord for Label {
     fn from_record(record: RawRecord) -> Result<Label, FieldError> {
         Label::from_fields(Fields::new(record))
     }
+
+    const JSON_FAST_PATH: bool = true;
+
+    fn from_json_line(line: &[u8]) -> Option<Label> {
+        fast::label(line)
+    }
+}
+
+/// Label records read straight from a JSON line: the fields land in their typed slots, with
+/// no intermediate map. Anything the generic reader would refuse (and a few rare shapes, such
+/// as an id written as an array) makes the fast path give up, so that the generic reader
+/// produces the value or the error.
+mod fast {
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+    use serde_json::{Map, Number, Value};
+
+    use super::{Label, LabelValue};
+    use crate::time::parse_rfc3339;
+
+    pub(super) fn label(line: &[u8]) -> Option<Label> {
+        let mut de = serde_json::Deserializer::from_slice(line);
+        let slots = de.deserialize_map(LabelVisitor).ok()?;
+        de.end().ok()?;
+        slots.finish()
+    }
+
+    #[derive(Default)]
+    struct Slots {
+        item: Option<Option<String>>,
+        annotator: Option<Option<String>>,
+        label: Option<LabelValue>,
+        model_a: Option<String>,
+        model_b: Option<String>,
+        model: Option<String>,
+        time: Option<String>,
+        round: Option<String>,
+        guideline_version: Option<String>,
+        extra: Map<String, Value>,
+    }
+
+    impl Slots {
+        /// The label, when every check of [`Label::from_fields`] passes.
+        fn finish(self) -> Option<Label> {
+            let item = self.item??;
+            let annotator = self.annotator??;
+            let label = self.label?;
+            if self.model_a.is_some() != self.model_b.is_some() {
+                return None;
+            }
+            if let Some(t) = &self.time {
+                parse_rfc3339(t).ok()?;
+            }
+            Some(Label {
+                item,
+                annotator,
+                label,
+                model_a: self.model_a,
+                model_b: self.model_b,
+                model: self.model,
+                time: self.time,
+                round: self.round,
+                guideline_version: self.guideline_version,
+                extra: self.extra,
+            })
+        }
+    }
+
+    enum Key {
+        Item,
+        Annotator,
+        Label,
+        ModelA,
+        ModelB,
+        Model,
+        Time,
+        Round,
+        GuidelineVersion,
+        Other(String),
+    }
+
+    struct KeyVisitor;
+
+    impl Visitor<'_> for KeyVisitor {
+        type Value = Key;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a field name")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
+            Ok(match v {
+                "item" => Key::Item,
+                "annotator" => Key::Annotator,
+                "label" => Key::Label,
+                "model_a" => Key::ModelA,
+                "model_b" => Key::ModelB,
+                "model" => Key::Model,
+                "time" => Key::Time,
+                "round" => Key::Round,
+                "guideline_version" => Key::GuidelineVersion,
+                other => Key::Other(other.to_string()),
+            })
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for KeyVisitor {
+        type Value = Key;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    /// An id-like field as [`crate::Fields::opt_string`] reads it: a string, a number written
+    /// as text, or null; anything else gives up.
+    struct IdVisitor;
+
+    impl Visitor<'_> for IdVisitor {
+        type Value = Option<String>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string, a number or null")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(Number::from(v).to_string()))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(Number::from(v).to_string()))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Number::from_f64(v)
+                .map(|n| Some(n.to_string()))
+                .ok_or_else(|| E::custom("not a finite number"))
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for IdVisitor {
+        type Value = Option<String>;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    /// A label value as [`LabelValue::from_json`] reads it outside text tables.
+    struct ValueVisitor;
+
+    impl Visitor<'_> for ValueVisitor {
+        type Value = LabelValue;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string, a number or null")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<LabelValue, E> {
+            Ok(LabelValue::Category(v.to_string()))
+        }
+
+        fn visit_string<E: de::Error>(self, v: String) -> Result<LabelValue, E> {
+            Ok(LabelValue::Category(v))
+        }
+
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<LabelValue, E> {
+            Ok(LabelValue::Category(v.to_string()))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<LabelValue, E> {
+            Ok(LabelValue::Number(v as f64))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<LabelValue, E> {
+            Ok(LabelValue::Number(v as f64))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<LabelValue, E> {
+            if v.is_finite() {
+                Ok(LabelValue::Number(v))
+            } else {
+                Err(E::custom("not a finite number"))
+            }
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<LabelValue, E> {
+            Ok(LabelValue::Missing)
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for ValueVisitor {
+        type Value = LabelValue;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<LabelValue, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    struct LabelVisitor;
+
+    impl<'de> Visitor<'de> for LabelVisitor {
+        type Value = Slots;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Slots, A::Error> {
+            let mut s = Slots::default();
+            // A repeated field keeps its last value, as in the generic reader's map.
+            while let Some(key) = map.next_key_seed(KeyVisitor)? {
+                match key {
+                    Key::Item => s.item = Some(map.next_value_seed(IdVisitor)?),
+                    Key::Annotator => s.annotator = Some(map.next_value_seed(IdVisitor)?),
+                    Key::Label => s.label = Some(map.next_value_seed(ValueVisitor)?),
+                    Key::ModelA => s.model_a = map.next_value_seed(IdVisitor)?,
+                    Key::ModelB => s.model_b = map.next_value_seed(IdVisitor)?,
+                    Key::Model => s.model = map.next_value_seed(IdVisitor)?,
+                    Key::Time => s.time = map.next_value_seed(IdVisitor)?,
+                    Key::Round => s.round = map.next_value_seed(IdVisitor)?,
+                    Key::GuidelineVersion => {
+                        s.guideline_version = map.next_value_seed(IdVisitor)?;
+                    }
+                    Key::Other(name) => {
+                        let value: Value = map.next_value()?;
+                        s.extra.insert(name, value);
+                    }
+                }
+            }
+            Ok(s)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -382,6 +628,127 @@ mod tests {
             swap_pairwise_label(&got[0].as_ref().unwrap().label),
             LabelValue::Category("B".into())
         );
+    }
+
+    /// Every record of a JSONL text through the generic reader (map, then `from_record`) and
+    /// through the typed fast path, with locations and error texts.
+    fn both_ways(
+        text: &[u8],
+    ) -> (
+        Vec<Result<(Label, Location), String>>,
+        Vec<Result<(Label, Location), String>>,
+    ) {
+        let reader = || {
+            RecordReader::from_reader(
+                "l",
+                Format::Jsonl,
+                Box::new(std::io::Cursor::new(text.to_vec())),
+            )
+            .unwrap()
+        };
+        let generic = reader()
+            .map(|raw| {
+                let raw = raw.map_err(|e| e.to_string())?;
+                let location = raw.location.clone();
+                Label::from_record(raw)
+                    .map(|l| (l, location.clone()))
+                    .map_err(|error| crate::ReadError::Field { location, error }.to_string())
+            })
+            .collect();
+        let fast = reader()
+            .typed_located::<Label>()
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect();
+        (generic, fast)
+    }
+
+    use crate::Location;
+
+    #[test]
+    fn fast_path_equals_generic_reader() {
+        let lines: &[&str] = &[
+            r#"{"item":"q1","annotator":"a","label":"A"}"#,
+            r#"{"item":"q1","annotator":"a","label":4}"#,
+            r#"{"item":"q1","annotator":"a","label":4.0}"#,
+            r#"{"item":"q1","annotator":"a","label":-2}"#,
+            r#"{"item":"q1","annotator":"a","label":2.5e0}"#,
+            r#"{"item":"q1","annotator":"a","label":true}"#,
+            r#"{"item":"q1","annotator":"a","label":null}"#,
+            r#"{"item":"q1","annotator":"a","label":1e400}"#,
+            r#"{"item":17,"annotator":-3,"label":"B"}"#,
+            r#"{"item":1.5,"annotator":1e3,"label":"B"}"#,
+            r#"{"item":18446744073709551615,"annotator":"a","label":"B"}"#,
+            r#"{"item":"q\u00e9\n","annotator":"a\"b","label":"\u0041"}"#,
+            r#"{"it\u0065m":"q","annotator":"a","label":"A"}"#,
+            r#"{"item":"q","annotator":"a","label":"A","model_a":"x","model_b":"y","model":null,"time":"2024-05-01T12:30:00Z","round":3,"guideline_version":"v2"}"#,
+            r#"{"item":"q","annotator":"a","label":"A","model_a":"x"}"#,
+            r#"{"item":"q","annotator":"a","label":"A","model_b":"x","model_a":null}"#,
+            r#"{"item":"q","annotator":"a","label":"A","time":"yesterday"}"#,
+            r#"{"item":"q","annotator":"a","label":"A","time":5}"#,
+            r#"{"item":"q","annotator":"a","label":"A","zeta":{"b":[1,2,{"c":null}]},"alpha":1,"zeta":2}"#,
+            r#"{"item":"q","annotator":"a","label":"A","item":"r","label":null}"#,
+            r#"{"item":"q","annotator":"a","label":"A","item":null}"#,
+            r#"{"item":["q"],"annotator":"a","label":"A","item":"q"}"#,
+            r#"{"item":"q","annotator":"a","label":[1]}"#,
+            r#"{"item":"q","annotator":"a","label":{"x":1}}"#,
+            r#"{"item":"q","annotator":true,"label":"A"}"#,
+            r#"{"item":"q","label":"A"}"#,
+            r#"{"annotator":"a","label":"A"}"#,
+            r#"{"item":"q","annotator":"a"}"#,
+            r#"{"item":"q","annotator":"a","label":"A"} x"#,
+            r#"{"item":"q","annotator":"a","label":"A",}"#,
+            r#"{"item":"q","annotator":"a","label":"A""#,
+            r#"[1,2]"#,
+            r#""text""#,
+            r#"  {"item":"q","annotator":"a","label":"A"}  "#,
+            "{\"item\":\"q\",\"annotator\":\"a\",\"label\":\"A\"}\r",
+            "",
+            "   \t",
+        ];
+        let mut text = b"\xEF\xBB\xBF".to_vec();
+        for l in lines {
+            text.extend_from_slice(l.as_bytes());
+            text.push(b'\n');
+        }
+        text.extend_from_slice(b"{\"item\":\"\xff\",\"annotator\":\"a\",\"label\":\"A\"}\n");
+        text.extend_from_slice(br#"{"item":"last","annotator":"a","label":"A"}"#);
+        let (generic, fast) = both_ways(&text);
+        assert_eq!(generic.len(), lines.len() - 2 + 2);
+        assert!(generic.iter().filter(|r| r.is_ok()).count() > 10);
+        assert!(generic.iter().filter(|r| r.is_err()).count() > 10);
+        for (k, (g, f)) in generic.iter().zip(&fast).enumerate() {
+            assert_eq!(g, f, "record {}", k + 1);
+        }
+        assert_eq!(generic.len(), fast.len());
+        // The usual shapes take the fast path itself (not the fallback).
+        for (k, l) in lines.iter().enumerate().take(14) {
+            let direct = Label::from_json_line(l.as_bytes());
+            assert_eq!(direct.is_some(), k != 7, "{l}");
+        }
+        assert!(Label::from_json_line(lines[18].as_bytes()).is_some());
+        assert!(Label::from_json_line(lines[19].as_bytes()).is_some());
+    }
+
+    #[test]
+    fn fast_path_in_parallel_batches_keeps_order_and_lines() {
+        let mut text = String::new();
+        for i in 0..30_000 {
+            match i % 997 {
+                5 => text.push('\n'),
+                7 => text.push_str("{\"item\":\"q\"}\n"),
+                11 => text.push_str("{bad\n"),
+                _ => text.push_str(&format!(
+                    "{{\"item\":\"i{}\",\"annotator\":\"ann{}\",\"label\":{}}}\n",
+                    i / 3,
+                    i % 3,
+                    i % 5
+                )),
+            }
+        }
+        let (generic, fast) = both_ways(text.as_bytes());
+        assert_eq!(generic.len(), fast.len());
+        assert!(generic.len() > 29_000);
+        assert_eq!(generic, fast);
     }
 
     #[test]

@@ -21,10 +21,12 @@
 //!   categories that have none.
 
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 use gavel_core::{Label, LabelValue, UnitKey, format_number, swap_pairwise_label};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::cohen::{cohen_kappa_analytic, cohen_kappas_from_table};
@@ -67,8 +69,15 @@ impl Hasher for FastHasher {
         self.add(i as u64);
     }
     fn finish(&self) -> u64 {
-        // Spread the high bits (where the multiply puts its entropy) to the low ones.
-        (self.0 ^ (self.0 >> 29)).rotate_left(26)
+        // A full avalanche (MurmurHash3's finaliser): the table takes its bucket from the low
+        // bits and its 7-bit tag from the high ones, and ids such as `i1`..`i200000` differ in
+        // few bits; a weak mix makes tags collide and every collision costs a key comparison.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 
@@ -79,6 +88,24 @@ impl FastHasher {
 }
 
 type FastHash = BuildHasherDefault<FastHasher>;
+
+/// For keys that are already [`FastHasher`] hashes: passes them through.
+#[derive(Default, Clone, Copy)]
+struct HashOfHash(u64);
+
+impl Hasher for HashOfHash {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = FastHasher(self.0);
+        h.write(bytes);
+        self.0 = h.finish();
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = i;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// What to do when one annotator labels the same unit twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -351,17 +378,67 @@ fn key_of(v: &LabelValue) -> Cow<'_, str> {
     }
 }
 
+/// Units numbered in order of first appearance, found by their precomputed hash.
+struct UnitIndex<'a> {
+    /// Hash -> the first unit with that hash.
+    by_hash: HashMap<u64, u32, BuildHasherDefault<HashOfHash>>,
+    /// Units whose hash an earlier, different unit has.
+    collided: HashMap<UnitRef<'a>, u32, FastHash>,
+    units: Vec<UnitRef<'a>>,
+}
+
+impl<'a> UnitIndex<'a> {
+    fn with_capacity(n: usize) -> UnitIndex<'a> {
+        UnitIndex {
+            by_hash: HashMap::with_capacity_and_hasher(n, BuildHasherDefault::default()),
+            collided: HashMap::default(),
+            units: Vec::new(),
+        }
+    }
+
+    /// The unit's number; `hash` is its key's hash.
+    fn get_or_insert(&mut self, hash: u64, unit: UnitRef<'a>) -> u32 {
+        let next = self.units.len() as u32;
+        match self.by_hash.entry(hash) {
+            Entry::Vacant(e) => {
+                self.units.push(unit);
+                *e.insert(next)
+            }
+            Entry::Occupied(e) if self.units[*e.get() as usize] == unit => *e.get(),
+            Entry::Occupied(_) => *self.collided.entry(unit).or_insert_with(|| {
+                self.units.push(unit);
+                next
+            }),
+        }
+    }
+
+    fn into_units(self) -> Vec<UnitRef<'a>> {
+        self.units
+    }
+}
+
+/// One label being coded: unit, annotator, value, index, and the value's number (NaN when it
+/// is not a number).
+type Coding<'a> = (u32, u32, Cow<'a, LabelValue>, usize, f64);
+
 /// Codes labels (unit, annotator, category index) under the options' policies.
 pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, AgreementError> {
-    // Sized for two labels per unit up front: growing the table re-hashes keys that live in the
-    // labels, scattered over memory, which costs more than the table.
-    let mut unit_ix: HashMap<UnitRef<'_>, u32, FastHash> =
-        HashMap::with_capacity_and_hasher(labels.len() / 2, FastHash::default());
-    let mut units: Vec<UnitRef<'_>> = Vec::new();
+    // Units are interned by the hash of their key, computed for every label up front on all
+    // cores (reading the ids out of the labels is most of the cost). The table maps a hash to
+    // the first unit that has it, in small entries that stay in cache; a different unit with
+    // the same hash (astronomically rare, but possible) goes to a second table keyed by the
+    // unit itself. Sized for two labels per unit up front.
+    let hashes: Vec<u64> = labels
+        .par_iter()
+        .with_min_len(1 << 14)
+        .map(|l| FastHash::default().hash_one(unit_ref(l).0))
+        .collect();
+    let mut unit_ix = UnitIndex::with_capacity(labels.len() / 2);
     let mut ann_ix: HashMap<&str, u32, FastHash> = HashMap::default();
     let mut ann_names: Vec<&str> = Vec::new();
-    // Every non-missing label in input order: (unit, annotator, value, index).
-    let mut all: Vec<(u32, u32, Cow<'_, LabelValue>, usize)> = Vec::new();
+    // Every non-missing label in input order: (unit, annotator, value, index, number), the
+    // number being the value's (NaN when it is not one), read once while the label is at hand.
+    let mut all: Vec<Coding<'_>> = Vec::with_capacity(labels.len());
     let mut n_missing = 0;
     let unit_key = |u: &UnitRef<'_>| UnitKey {
         item: u.0.to_string(),
@@ -379,11 +456,7 @@ pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, Agreemen
         } else {
             Cow::Borrowed(&label.label)
         };
-        let next_unit = units.len() as u32;
-        let u = *unit_ix.entry(unit).or_insert_with(|| {
-            units.push(unit);
-            next_unit
-        });
+        let u = unit_ix.get_or_insert(hashes[index], unit);
         // Few annotators: a scan of their names beats hashing.
         let name = label.annotator.as_str();
         let a = match ann_names.iter().take(8).position(|&n| n == name) {
@@ -396,9 +469,11 @@ pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, Agreemen
                 })
             }
         };
-        all.push((u, a, value, index));
+        let number = value.as_f64().unwrap_or(f64::NAN);
+        all.push((u, a, value, index, number));
     }
-    drop(unit_ix);
+    drop(hashes);
+    let units = unit_ix.into_units();
 
     // Duplicates (one annotator, one unit, twice), found within each unit's labels: positions
     // in `all`, grouped by unit in input order (a counting sort).
@@ -450,7 +525,7 @@ pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, Agreemen
     if opts.duplicates == Duplicates::Error
         && let Some((second, first)) = first_duplicate
     {
-        let (u, a, value, index) = &all[second];
+        let (u, a, value, index, _) = &all[second];
         return Err(AgreementError::Duplicate {
             index: *index,
             unit: units
@@ -466,17 +541,17 @@ pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, Agreemen
         });
     }
     drop(by_unit_pos);
-    let values: Vec<(Cow<'_, LabelValue>, usize)> =
-        all.iter().map(|k| (k.2.clone(), k.3)).collect();
-    let mut kept: Vec<(u32, u32, Cow<'_, LabelValue>, usize)> = Vec::with_capacity(all.len());
+    let values: Vec<(Cow<'_, LabelValue>, usize, f64)> =
+        all.iter().map(|k| (k.2.clone(), k.3, k.4)).collect();
+    let mut kept: Vec<Coding<'_>> = Vec::with_capacity(all.len());
     for (pos, k) in all.into_iter().enumerate() {
         if let Some(from) = keep_from[pos] {
-            let (value, index) = if from == pos {
-                (k.2, k.3)
+            let (value, index, number) = if from == pos {
+                (k.2, k.3, k.4)
             } else {
                 values[from].clone()
             };
-            kept.push((k.0, k.1, value, index));
+            kept.push((k.0, k.1, value, index, number));
         }
     }
     drop(values);
@@ -504,7 +579,7 @@ pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, Agreemen
             .unwrap_or_default()
     };
     let numeric_level = opts.level.is_numeric();
-    let all_numeric = kept.iter().all(|k| k.2.as_f64().is_some());
+    let all_numeric = kept.iter().all(|k| !k.4.is_nan());
     // How a label's category is found: by its text, or by its number.
     let by_number = opts.categories.is_none() && all_numeric;
     let (categories, points, ordered) = if let Some(given) = &opts.categories {
@@ -533,7 +608,7 @@ pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, Agreemen
         }
         if numeric_level
             && pts.is_none()
-            && let Some(k) = kept.iter().find(|k| k.2.as_f64().is_none())
+            && let Some(k) = kept.iter().find(|k| k.4.is_nan())
         {
             return Err(not_numeric(k, &unit_name, &ann_name, opts.level));
         }
@@ -542,14 +617,14 @@ pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, Agreemen
         let mut values: Vec<f64> = kept
             .iter()
             // `+ 0.0` makes -0 and 0 one value under `total_cmp`.
-            .map(|k| k.2.as_f64().unwrap_or(f64::NAN) + 0.0)
+            .map(|k| k.4 + 0.0)
             .collect();
         values.sort_by(f64::total_cmp);
         values.dedup();
         let names = values.iter().map(|&x| format_number(x)).collect();
         (names, Some(values), true)
     } else {
-        if numeric_level && let Some(k) = kept.iter().find(|k| k.2.as_f64().is_none()) {
+        if numeric_level && let Some(k) = kept.iter().find(|k| k.4.is_nan()) {
             return Err(not_numeric(k, &unit_name, &ann_name, opts.level));
         }
         if opts.level == Level::Ordinal {
@@ -568,9 +643,9 @@ pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, Agreemen
         .enumerate()
         .map(|(i, c)| (c.as_str(), i as u32))
         .collect();
-    let category_of = |v: &LabelValue| -> u32 {
+    let category_of = |v: &LabelValue, number: f64| -> u32 {
         if by_number {
-            let x = v.as_f64().unwrap_or(f64::NAN) + 0.0;
+            let x = number + 0.0;
             points
                 .as_deref()
                 .and_then(|p| p.binary_search_by(|y| y.total_cmp(&x)).ok())
@@ -611,7 +686,7 @@ pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, Agreemen
         let at = &mut fill[k.0 as usize];
         flat[*at] = Rating {
             annotator: rank[k.1 as usize],
-            category: category_of(&k.2),
+            category: category_of(&k.2, k.4),
         };
         *at += 1;
     }
@@ -649,7 +724,7 @@ pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, Agreemen
 }
 
 fn not_numeric(
-    k: &(u32, u32, Cow<'_, LabelValue>, usize),
+    k: &Coding<'_>,
     unit_name: &dyn Fn(u32) -> String,
     ann_name: &dyn Fn(u32) -> String,
     level: Level,
@@ -1384,6 +1459,24 @@ impl Thresholds {
 mod tests {
     use super::*;
     use gavel_core::{Format, RecordReader};
+
+    #[test]
+    fn units_with_one_hash_stay_apart() {
+        let mut ix = UnitIndex::with_capacity(4);
+        let (a, b, c) = (
+            ("q1", None, None),
+            ("q2", None, Some("m")),
+            ("q1", Some(("x", "y")), None),
+        );
+        assert_eq!(ix.get_or_insert(7, a), 0);
+        assert_eq!(ix.get_or_insert(7, b), 1);
+        assert_eq!(ix.get_or_insert(7, c), 2);
+        assert_eq!(ix.get_or_insert(7, b), 1);
+        assert_eq!(ix.get_or_insert(7, a), 0);
+        assert_eq!(ix.get_or_insert(9, ("q3", None, None)), 3);
+        assert_eq!(ix.get_or_insert(7, c), 2);
+        assert_eq!(ix.into_units(), vec![a, b, c, ("q3", None, None)]);
+    }
 
     fn labels(jsonl: &str) -> Vec<Label> {
         RecordReader::from_reader(

@@ -226,6 +226,18 @@ impl LabelSource {
         origins: &mut Vec<Location>,
     ) -> anyhow::Result<()> {
         let reader = RecordReader::open(path)?;
+        if self.wide.is_none() {
+            // Long format: typed records (JSONL lines parsed straight into labels).
+            for r in reader.typed_located::<Label>() {
+                let (mut l, location) = r?;
+                if !self.map.0.is_empty() {
+                    l.label = self.map.apply(&l.label);
+                }
+                out.push(l);
+                origins.push(location);
+            }
+            return Ok(());
+        }
         for raw in reader {
             let raw = raw?;
             let location = raw.location.clone();
@@ -316,6 +328,10 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     });
     let result =
         agree(&labels, &opts, by.as_ref(), &thresholds).map_err(|e| locate(e, &origins))?;
+    // The process ends with the command: freeing a million labels one string at a time costs
+    // about as much as the statistics, so the memory is left to the operating system.
+    std::mem::forget(labels);
+    std::mem::forget(origins);
     if let Some(d) = &result.drift
         && d.n_without_key > 0
     {
