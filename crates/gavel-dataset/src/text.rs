@@ -40,26 +40,36 @@ pub fn normalize(text: &str) -> String {
 /// token. Typical BPE vocabularies give English prose about four characters per token; the
 /// estimate errs high on code and rare words.
 pub fn estimate_tokens(text: &str) -> usize {
-    // Bytes, not chars, for ASCII (nearly all of a typical prompt); other characters are
-    // decoded where they start.
+    // Bytes, not chars, for ASCII (nearly all of a typical prompt), classified by a table;
+    // other characters are decoded where they start.
     let bytes = text.as_bytes();
     let mut tokens = 0usize;
     let mut run = 0usize;
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
-        if b < 0x80 {
-            i += 1;
-            if b.is_ascii_alphanumeric() {
-                run += 1;
+        match ASCII_CLASS[usize::from(bytes[i])] {
+            ALNUM => {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && ASCII_CLASS[usize::from(bytes[i])] == ALNUM {
+                    i += 1;
+                }
+                run += i - start;
                 continue;
             }
-            tokens += run.div_ceil(4);
-            run = 0;
-            if !b.is_ascii_whitespace() {
-                tokens += 1;
+            SPACE => {
+                i += 1;
+                tokens += run.div_ceil(4);
+                run = 0;
+                continue;
             }
-            continue;
+            OTHER => {
+                i += 1;
+                tokens += run.div_ceil(4) + 1;
+                run = 0;
+                continue;
+            }
+            _ => {}
         }
         let c = text[i..].chars().next().unwrap_or(' ');
         i += c.len_utf8().max(1);
@@ -75,6 +85,30 @@ pub fn estimate_tokens(text: &str) -> usize {
     }
     tokens + run.div_ceil(4)
 }
+
+const ALNUM: u8 = 0;
+const SPACE: u8 = 1;
+const OTHER: u8 = 2;
+const NON_ASCII: u8 = 3;
+
+/// Each byte's class for [`estimate_tokens`]: ASCII letter or digit, ASCII whitespace, other
+/// ASCII, or part of a non-ASCII character.
+static ASCII_CLASS: [u8; 256] = {
+    let mut t = [NON_ASCII; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphanumeric() {
+            ALNUM
+        } else if c.is_ascii_whitespace() {
+            SPACE
+        } else {
+            OTHER
+        };
+        b += 1;
+    }
+    t
+};
 
 fn is_cjk(c: char) -> bool {
     matches!(c as u32,
@@ -115,5 +149,43 @@ mod tests {
         let prose = "The quick brown fox jumps over the lazy dog and keeps running far away. ";
         let n = estimate_tokens(&prose.repeat(10));
         assert!((150..=250).contains(&n), "{n}");
+    }
+
+    /// The table-driven scan counts exactly as a plain character loop does.
+    #[test]
+    fn token_estimate_equals_the_plain_rule() {
+        fn plain(text: &str) -> usize {
+            let (mut tokens, mut run) = (0usize, 0usize);
+            for c in text.chars() {
+                if c.is_alphanumeric() && !is_cjk(c) {
+                    run += 1;
+                    continue;
+                }
+                tokens += run.div_ceil(4);
+                run = 0;
+                // ASCII whitespace as `u8::is_ascii_whitespace` has it (no vertical tab).
+                let space = if c.is_ascii() {
+                    c.is_ascii_whitespace()
+                } else {
+                    c.is_whitespace()
+                };
+                if !space {
+                    tokens += 1;
+                }
+            }
+            tokens + run.div_ceil(4)
+        }
+        let samples = [
+            "",
+            "x",
+            "abcd efghi, jk!\n\t\r\x0b\x0c end",
+            "Ünïcode—Straße 中文字 한국어 ｆｕｌｌ　width\u{2003}spaces é1",
+            "<<<user question 0123456789>>>\nWrite about river-mountain 42 times.\n<<<end user question 0123456789>>>",
+            "tail run abcdefghijklmnopq",
+            "\u{7f}\u{80}\u{a0}\u{1f600}x",
+        ];
+        for s in samples {
+            assert_eq!(estimate_tokens(s), plain(s), "{s:?}");
+        }
     }
 }

@@ -51,6 +51,8 @@ use crate::parse::{self, Convention};
 use crate::protocol::Kind;
 use crate::runner::prompt::{JudgePrompt, Parsed, Read, Rendered, Shown, View};
 
+mod frames;
+
 /// The built-in templates: name and file text.
 const BUILTIN: &[(&str, &str)] = &[
     (
@@ -259,8 +261,9 @@ struct FrontMatter {
 
 /// How the prompt text is produced.
 enum Body {
-    /// minijinja templates: `system` (optional) and `user`.
-    Jinja(Environment<'static>),
+    /// minijinja templates: `system` (optional) and `user`, and the same compiled to frames
+    /// when they are plain substitutions (see [`frames`]).
+    Jinja(Environment<'static>, Option<Arc<Compiled>>),
     /// A FastChat prompt: Python `str.format` placeholders.
     FastChat {
         system: String,
@@ -268,6 +271,27 @@ enum Body {
         /// The template's fixed lines that frame judged text (`[The End of ...]`).
         delimiters: Vec<String>,
     },
+}
+
+/// A template's `system` (optional) and `user` bodies compiled to frames.
+#[derive(Debug)]
+struct Compiled {
+    system: Option<frames::Frames>,
+    user: frames::Frames,
+}
+
+impl Compiled {
+    /// Both bodies compiled, or `None` when either needs minijinja.
+    fn new(system: Option<&str>, user: &str) -> Option<Compiled> {
+        let system = match system {
+            Some(s) => Some(frames::compile(s)?),
+            None => None,
+        };
+        Some(Compiled {
+            system,
+            user: frames::compile(user)?,
+        })
+    }
 }
 
 /// A loaded template.
@@ -463,6 +487,8 @@ impl Template {
                 .map_err(|e| invalid(origin, e.to_string()))?,
         );
         env.add_function("quote", quote_fn);
+        let system_text = meta.system.as_ref().map(|s| s.trim().to_string());
+        let compiled = Compiled::new(system_text.as_deref(), body).map(Arc::new);
         if let Some(system) = &meta.system {
             env.add_template_owned("system", system.trim().to_string())
                 .map_err(|e| invalid(origin, format!("system: {e}")))?;
@@ -493,7 +519,7 @@ impl Template {
             convention,
             scale,
             text: text.to_string(),
-            body: Body::Jinja(env),
+            body: Body::Jinja(env, compiled),
         };
         // Render an example so that mistakes show at load time, not on the first item.
         template
@@ -612,7 +638,7 @@ impl Template {
             scale: self.scale,
             text: self.text.clone(),
             body: match &self.body {
-                Body::Jinja(env) => Body::Jinja(env.clone()),
+                Body::Jinja(env, compiled) => Body::Jinja(env.clone(), compiled.clone()),
                 Body::FastChat {
                     system,
                     prompt,
@@ -659,10 +685,12 @@ pub fn boundary_tag(judged: &[&str]) -> String {
             h.update(t.as_bytes());
             h.update(b"\0");
         }
-        let tag: String = h.finalize()[..5]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut tag = String::with_capacity(10);
+        for b in &h.finalize()[..5] {
+            tag.push(char::from(HEX[usize::from(b >> 4)]));
+            tag.push(char::from(HEX[usize::from(b & 15)]));
+        }
         if !judged.iter().any(|t| t.contains(&tag)) {
             return tag;
         }
@@ -880,9 +908,52 @@ impl TemplatePrompt {
     }
 
     fn render_prepared(&self, p: &Prepared, tag: &str) -> Result<Vec<ChatMessage>, String> {
-        let mut messages = Vec::new();
+        self.render_prepared_with(p, tag, true)
+    }
+
+    /// The messages by string concatenation over the compiled frames, or `None` when this
+    /// render needs minijinja.
+    fn render_frames(
+        &self,
+        compiled: &Compiled,
+        p: &Prepared,
+        tag: &str,
+    ) -> Option<Vec<ChatMessage>> {
+        let notice = data_notice(tag);
+        let ctx = frames::Context {
+            vars: &p.vars,
+            boundary: tag,
+            data_notice: &notice,
+        };
+        let mut messages = Vec::with_capacity(2);
+        if let Some(system) = &compiled.system {
+            let text = system.render(&ctx)?;
+            if !text.trim().is_empty() {
+                messages.push(ChatMessage::new("system", trimmed(text)));
+            }
+        }
+        let user = compiled.user.render(&ctx)?;
+        messages.push(ChatMessage::new("user", trimmed(user)));
+        Some(messages)
+    }
+
+    /// [`TemplatePrompt::render_prepared`], through the compiled frames when `use_frames` and
+    /// the template has them, else through minijinja (the tests compare the two).
+    fn render_prepared_with(
+        &self,
+        p: &Prepared,
+        tag: &str,
+        use_frames: bool,
+    ) -> Result<Vec<ChatMessage>, String> {
+        // The frames always give the user message; none means minijinja renders.
+        let mut messages = match &self.template.body {
+            Body::Jinja(_, Some(compiled)) if use_frames => self.render_frames(compiled, p, tag),
+            _ => None,
+        }
+        .unwrap_or_default();
         match &self.template.body {
-            Body::Jinja(env) => {
+            _ if !messages.is_empty() => {}
+            Body::Jinja(env, _) => {
                 let mut ctx = p.vars.clone();
                 ctx.insert("boundary".into(), Value::from(tag));
                 ctx.insert("data_notice".into(), Value::from(data_notice(tag)));
@@ -936,8 +1007,19 @@ impl TemplatePrompt {
     }
 
     fn uses_boundary(&self) -> bool {
-        matches!(self.template.body, Body::Jinja(_))
+        matches!(self.template.body, Body::Jinja(..))
     }
+}
+
+/// A text without its leading and trailing whitespace, reusing its buffer.
+fn trimmed(mut text: String) -> String {
+    let end = text.trim_end().len();
+    text.truncate(end);
+    let start = text.len() - text.trim_start().len();
+    if start > 0 {
+        text.drain(..start);
+    }
+    text
 }
 
 fn describe_jinja_error(e: minijinja::Error) -> String {
@@ -978,7 +1060,15 @@ impl JudgePrompt for TemplatePrompt {
     }
 
     fn render(&self, view: &View<'_>) -> Result<Vec<ChatMessage>, String> {
-        self.render_noted(view).map(|r| r.messages)
+        // As `render_noted`, without the notes.
+        let p = self.prepare(view)?;
+        let tag = if self.uses_boundary() {
+            let judged: Vec<&str> = p.judged.iter().map(String::as_str).collect();
+            boundary_tag(&judged)
+        } else {
+            String::new()
+        };
+        self.render_prepared(&p, &tag)
     }
 
     fn render_noted(&self, view: &View<'_>) -> Result<Rendered, String> {
@@ -992,7 +1082,7 @@ impl JudgePrompt for TemplatePrompt {
         let messages = self.render_prepared(&p, &tag)?;
         let mut notes = Map::new();
         let delimiter_hit = match &self.template.body {
-            Body::Jinja(_) => judged
+            Body::Jinja(..) => judged
                 .iter()
                 .any(|t| t.to_ascii_lowercase().contains("<<<end")),
             Body::FastChat { delimiters, .. } => judged

@@ -497,3 +497,172 @@ fn print_examples() {
         }
     }
 }
+
+/// The compiled frames give exactly minijinja's messages, on every built-in template, for
+/// items with and without input, reference and fields, and texts that look like template
+/// syntax or boundaries.
+#[test]
+fn frames_render_exactly_as_minijinja_on_every_builtin() {
+    let texts = [
+        ("Name a prime.", "Two.", "Nine."),
+        (
+            "  {{ question }} {% if reference %}x{% endif %}\n\n",
+            "\n<<<end assistant A answer 0000000000>>>\ntrailing  \t",
+            "é 漢字 {# not a comment #} }}",
+        ),
+        ("", "", " "),
+    ];
+    let mut items = Vec::new();
+    for (k, (q, a, b)) in texts.iter().enumerate() {
+        for variant in 0..4 {
+            let mut v = json!({
+                "id": format!("q{k}-{variant}"),
+                "instruction": q,
+                "responses": {"x": a, "y": b},
+                "turns": null,
+            });
+            let obj = v.as_object_mut().unwrap();
+            obj.remove("turns");
+            if variant & 1 == 1 {
+                obj.insert(
+                    "input".into(),
+                    json!(if k == 2 { "" } else { "Below ten." }),
+                );
+                obj.insert(
+                    "reference".into(),
+                    json!(if k == 2 { "" } else { "Two, or 3." }),
+                );
+                obj.insert("category".into(), json!("math"));
+            }
+            if variant & 2 == 2 {
+                obj.insert("rubric".into(), json!("Is it {{ right }}?"));
+                obj.insert("criterion".into(), json!("Correct."));
+            }
+            items.push(item(v));
+        }
+    }
+    let mut compiled = 0;
+    let mut compared = 0;
+    for name in Template::builtin_names() {
+        let template = Template::builtin(name).unwrap();
+        let multi = template.info().turns == TurnsUse::Multi;
+        let has_frames = matches!(&template.body, Body::Jinja(_, Some(_)));
+        // Every single-turn built-in is a plain substitution.
+        assert_eq!(has_frames, !multi, "{name}");
+        compiled += usize::from(has_frames);
+        let pairwise = template.kind().is_pairwise();
+        let template = Arc::new(template);
+        for options in [
+            PromptOptions::default(),
+            PromptOptions {
+                structured: true,
+                ..PromptOptions::default()
+            },
+        ] {
+            let prompt = TemplatePrompt::new(template.clone(), options);
+            for it in &items {
+                let views = if pairwise {
+                    vec![pair_view(it, "x", "y"), pair_view(it, "y", "x")]
+                } else {
+                    vec![single_view(it, "x")]
+                };
+                for view in views {
+                    let Ok(p) = prompt.prepare(&view) else {
+                        continue;
+                    };
+                    let judged: Vec<&str> = p.judged.iter().map(String::as_str).collect();
+                    let tag = boundary_tag(&judged);
+                    let fast = prompt.render_prepared_with(&p, &tag, true).unwrap();
+                    let slow = prompt.render_prepared_with(&p, &tag, false).unwrap();
+                    assert_eq!(fast, slow, "{name} on {}", it.id);
+                    if has_frames {
+                        let vars = &p.vars;
+                        let notice = data_notice(&tag);
+                        let ctx = frames::Context {
+                            vars,
+                            boundary: &tag,
+                            data_notice: &notice,
+                        };
+                        let Body::Jinja(_, Some(c)) = &template.body else {
+                            unreachable!()
+                        };
+                        assert!(c.user.render(&ctx).is_some(), "{name}: frames unused");
+                    }
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert!(compiled >= 11, "{compiled}");
+    assert!(compared > 300, "{compared}");
+}
+
+#[test]
+fn frames_compile_only_plain_substitutions() {
+    use super::frames::compile;
+    assert!(
+        compile("a {{ x }} {{ quote(y, 'l') }}\n{% if z %}\n  b\n{% else %}c{% endif %}\n")
+            .is_some()
+    );
+    for source in [
+        "{{ x | upper }}",
+        "{% for q in turns %}{{ q }}{% endfor %}",
+        "{# comment #}",
+        "{{- x }}",
+        "{% if x -%}y{% endif %}",
+        "{% if x %}y",
+        "{% endif %}",
+        "{{ quote(x, \"a\\\"b\") }}",
+        "{{ x ~ y }}",
+        "{% if x %}{% else %}{% else %}{% endif %}",
+    ] {
+        assert!(compile(source).is_none(), "{source}");
+    }
+}
+
+/// Sources with block tags in every position, rendered both ways on a context with set and
+/// unset variables: the whitespace rules (`trim_blocks`, `lstrip_blocks`) match minijinja's.
+#[test]
+fn frames_whitespace_rules_match_minijinja() {
+    let sources = [
+        "{% if a %}\nA\n{% endif %}\nB\n",
+        "  {% if a %}  A  {% endif %}  \n  {% if e %}x{% else %}\n\ty\n  {% endif %}\n\n",
+        "x{% if a %}\n\n{% endif %}\n{% if e %}\n{% endif %}y",
+        "\t{% if a %}{{ a }}{% if e %}E{% else %}{{ quote(a, \"lab\") }}{% endif %}{% endif %}\n",
+        "line\n   {% if reference %}\n   R {{ boundary }}\n   {% endif %}\n{{ data_notice }}",
+        "{{ a }}\n{% if a %} \n{% endif %} end",
+    ];
+    let mut vars = Map::new();
+    vars.insert("a".into(), Value::from("Aa\n"));
+    vars.insert("e".into(), Value::from(""));
+    for source in sources {
+        let frames = frames::compile(source).unwrap_or_else(|| panic!("{source:?}"));
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        env.set_syntax(
+            minijinja::syntax::SyntaxConfig::builder()
+                .trim_blocks(true)
+                .lstrip_blocks(true)
+                .build()
+                .unwrap(),
+        );
+        env.add_function("quote", quote_fn);
+        env.add_template_owned("t", source.to_string()).unwrap();
+        let mut ctx = vars.clone();
+        ctx.insert("boundary".into(), Value::from("0123456789"));
+        ctx.insert("data_notice".into(), Value::from("NOTICE"));
+        let want = env
+            .get_template("t")
+            .unwrap()
+            .render(JValue::from(minijinja::value::Serde(&ctx)))
+            .unwrap();
+        let got = frames
+            .render(&frames::Context {
+                vars: &vars,
+                boundary: "0123456789",
+                data_notice: "NOTICE",
+            })
+            .unwrap();
+        assert_eq!(got, want, "{source:?}");
+    }
+}
