@@ -18,8 +18,10 @@ Prints wall time, peak RSS (of each child process, via GNU time) and ratios; che
 """
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -123,6 +125,8 @@ def main():
     scale = 10 if args.quick else 1
     print(f"load average before: {os.getloadavg()}, cpus: {os.cpu_count()}")
     tmp = tempfile.mkdtemp(prefix="gavel-bench-agree-")
+    # The generated files (about 55 MiB) are removed however the run ends.
+    atexit.register(shutil.rmtree, tmp, True)
 
     # 1. Alpha and Fleiss on 1,000,000 labels.
     big = os.path.join(tmp, "labels.jsonl")
