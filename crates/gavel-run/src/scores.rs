@@ -3,11 +3,11 @@
 //! metric judge.
 
 use gavel_metrics::NumRefs;
-use gavel_metrics::bleu::{Bleu, BleuOptions};
+use gavel_metrics::bleu::{Bleu, BleuOptions, BleuScore};
 use gavel_metrics::chrf::{Chrf, ChrfOptions};
 use gavel_metrics::rouge::{RougeOptions, RougeScore, RougeScorer, RougeTokenizer, RougeType};
 use gavel_metrics::squad;
-use gavel_metrics::ter::{Ter, TerOptions};
+use gavel_metrics::ter::{Ter, TerOptions, TerScore};
 use serde_json::{Map, Value, json};
 
 /// Options shared by the metrics.
@@ -122,7 +122,7 @@ pub fn sentence(
 }
 
 /// A JSON number, or null for a value that is not finite (never NaN in a document).
-fn number(x: f64) -> Value {
+pub fn number(x: f64) -> Value {
     serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
 }
 
@@ -135,18 +135,10 @@ fn sacrebleu_corpus(name: &str, pairs: &[PairRef<'_>]) -> Result<Value, UnknownM
     Ok(match name {
         "bleu" => {
             let bleu = Bleu::new(BleuOptions::default()).expect("the default options are valid");
-            let s = bleu.corpus_score(&hyps, &refs);
-            json!({
-                "score": number(s.score),
-                "precisions": s.precisions.iter().map(|&p| number(p)).collect::<Vec<_>>(),
-                "bp": number(s.bp),
-                "ratio": number(s.ratio),
-                "sys_len": s.sys_len,
-                "ref_len": s.ref_len,
-                "counts": s.counts,
-                "totals": s.totals,
-                "signature": bleu.signature(nrefs, false),
-            })
+            bleu_json(
+                &bleu.corpus_score(&hyps, &refs),
+                bleu.signature(nrefs, false),
+            )
         }
         "chrf" | "chrf++" => {
             let chrf = chrf_scorer(name);
@@ -155,12 +147,31 @@ fn sacrebleu_corpus(name: &str, pairs: &[PairRef<'_>]) -> Result<Value, UnknownM
         }
         "ter" => {
             let ter = Ter::new(TerOptions::default());
-            let s = ter.corpus_score(&hyps, &refs);
-            json!({"score": number(s.score), "num_edits": s.num_edits,
-                   "ref_length": number(s.ref_length), "signature": ter.signature(nrefs, false)})
+            ter_json(&ter.corpus_score(&hyps, &refs), ter.signature(nrefs, false))
         }
         other => return Err(UnknownMetric(other.into())),
     })
+}
+
+/// Corpus BLEU in the `gavel metrics` JSON shape.
+pub fn bleu_json(score: &BleuScore, signature: String) -> Value {
+    json!({
+        "score": number(score.score),
+        "precisions": score.precisions.iter().map(|&p| number(p)).collect::<Vec<_>>(),
+        "bp": number(score.bp),
+        "ratio": number(score.ratio),
+        "sys_len": score.sys_len,
+        "ref_len": score.ref_len,
+        "counts": score.counts,
+        "totals": score.totals,
+        "signature": signature,
+    })
+}
+
+/// Corpus TER in the `gavel metrics` JSON shape.
+pub fn ter_json(score: &TerScore, signature: String) -> Value {
+    json!({"score": number(score.score), "num_edits": score.num_edits,
+           "ref_length": number(score.ref_length), "signature": signature})
 }
 
 fn chrf_scorer(name: &str) -> Chrf {

@@ -7,12 +7,13 @@ use std::time::Instant;
 use anyhow::Context;
 use gavel_core::{Pair, RecordReader, RecordWriter};
 use gavel_metrics::NumRefs;
-use gavel_metrics::bleu::{Bleu, BleuOptions, BleuScore, BleuStats, Smoothing};
+use gavel_metrics::bleu::{Bleu, BleuOptions, BleuStats, Smoothing};
 use gavel_metrics::chrf::{Chrf, ChrfOptions, ChrfStats};
 use gavel_metrics::rouge::{RougeOptions, RougeScore, RougeScorer, RougeTokenizer, RougeType};
 use gavel_metrics::squad;
 use gavel_metrics::ter::{Ter, TerOptions, TerStats};
 use gavel_metrics::tokenize::Tokenizer;
+use gavel_run::scores::{bleu_json, number, ter_json};
 use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -375,11 +376,6 @@ impl Scorers {
     }
 }
 
-/// A JSON number, or null for a value that is not finite (never NaN in the output).
-fn number(x: f64) -> Value {
-    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
-}
-
 fn rouge_json(s: RougeScore) -> Value {
     json!({"precision": number(s.precision), "recall": number(s.recall),
            "fmeasure": number(s.fmeasure)})
@@ -437,20 +433,6 @@ struct Report {
     signatures: Vec<(String, String)>,
 }
 
-fn bleu_json(score: &BleuScore, signature: String) -> Value {
-    json!({
-        "score": number(score.score),
-        "precisions": score.precisions.iter().map(|&p| number(p)).collect::<Vec<_>>(),
-        "bp": number(score.bp),
-        "ratio": number(score.ratio),
-        "sys_len": score.sys_len,
-        "ref_len": score.ref_len,
-        "counts": score.counts,
-        "totals": score.totals,
-        "signature": signature,
-    })
-}
-
 fn report(scorers: &Scorers, totals: &Totals) -> Report {
     let nrefs = totals.nrefs.unwrap_or(NumRefs::Fixed(0));
     let n = totals.n as f64;
@@ -505,8 +487,7 @@ fn report(scorers: &Scorers, totals: &Totals) -> Report {
                     format!("{} edits, {:.1} reference words", s.num_edits, s.ref_length),
                 ]);
                 signatures.push(("TER".to_string(), sig.clone()));
-                json!({"score": number(s.score), "num_edits": s.num_edits,
-                       "ref_length": number(s.ref_length), "signature": sig})
+                ter_json(&s, sig)
             }
             Metric::Rouge(_) => {
                 let sum = totals.rouge.get(rouge_index).copied().unwrap_or_default();
