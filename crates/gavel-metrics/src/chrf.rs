@@ -33,6 +33,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 
 use crate::ngram::{NumRefs, ROOT, Trie, UNKNOWN, WordIds, signature};
+use crate::packed::CharGrams;
 use crate::python;
 
 /// chrF options; `Default` is sacrebleu's `CHRF()` (chrF2 with character 6-grams).
@@ -123,10 +124,12 @@ struct Scratch {
     ref_chars: Vec<u32>,
     hyp_words: Vec<u32>,
     ref_words: Vec<u32>,
+    grams: CharGrams,
     words: WordIds,
     char_trie: Trie,
     word_trie: Trie,
     stats: Vec<[u64; 3]>,
+    matches: Vec<u64>,
 }
 
 thread_local! {
@@ -240,6 +243,17 @@ impl Chrf {
     /// The statistics of one segment: those of the reference with the best chrF. With no
     /// references (sacrebleu would fail) they are all zero.
     pub fn segment_stats(&self, hypothesis: &str, references: &[impl AsRef<str>]) -> ChrfStats {
+        self.segment_stats_with(hypothesis, references, true)
+    }
+
+    /// [`Chrf::segment_stats`]; character n-grams as packed keys ([`crate::packed`]) when
+    /// `packed` and the hypothesis allows it, else through the trie (the same numbers).
+    fn segment_stats_with(
+        &self,
+        hypothesis: &str,
+        references: &[impl AsRef<str>],
+        packed: bool,
+    ) -> ChrfStats {
         let o = self.options;
         let order = self.order();
         SCRATCH.with(|s| {
@@ -251,9 +265,20 @@ impl Chrf {
             } else {
                 Cow::Borrowed(hypothesis)
             };
-            chars_of(&hyp, o.whitespace, &mut s.hyp_chars);
-            s.char_trie.begin(s.hyp_chars.len() * o.char_order);
-            s.char_trie.insert_all(&s.hyp_chars, o.char_order);
+            let fast = if packed {
+                s.grams.set_hypothesis(&hyp, o.whitespace, o.char_order)
+            } else {
+                None
+            };
+            let hc = match fast {
+                Some(n) => n,
+                None => {
+                    chars_of(&hyp, o.whitespace, &mut s.hyp_chars);
+                    s.char_trie.begin(s.hyp_chars.len() * o.char_order);
+                    s.char_trie.insert_all(&s.hyp_chars, o.char_order);
+                    s.hyp_chars.len()
+                }
+            };
             if o.word_order > 0 {
                 s.words.begin();
                 s.hyp_words.clear();
@@ -262,7 +287,9 @@ impl Chrf {
                 s.word_trie.begin(s.hyp_words.len() * o.word_order);
                 s.word_trie.insert_all(&s.hyp_words, o.word_order);
             }
-            let (hc, hw) = (s.hyp_chars.len(), s.hyp_words.len());
+            let hw = s.hyp_words.len();
+            let mut matches = std::mem::take(&mut s.matches);
+            matches.resize(order, 0);
             for (r, reference) in references.iter().enumerate() {
                 let reference = if o.lowercase {
                     python::lower(reference.as_ref())
@@ -270,16 +297,21 @@ impl Chrf {
                     Cow::Borrowed(reference.as_ref())
                 };
                 let stamp = r as u32 + 1;
-                let mut matches = vec![0u64; order];
-                chars_of(&reference, o.whitespace, &mut s.ref_chars);
-                count_matches(
-                    &mut s.char_trie,
-                    &s.ref_chars,
-                    o.char_order,
-                    stamp,
-                    &mut matches[..o.char_order],
-                );
-                let rc = s.ref_chars.len();
+                matches.fill(0);
+                let rc = if fast.is_some() {
+                    s.grams
+                        .match_reference(&reference, o.whitespace, &mut matches[..o.char_order])
+                } else {
+                    chars_of(&reference, o.whitespace, &mut s.ref_chars);
+                    count_matches(
+                        &mut s.char_trie,
+                        &s.ref_chars,
+                        o.char_order,
+                        stamp,
+                        &mut matches[..o.char_order],
+                    );
+                    s.ref_chars.len()
+                };
                 let mut rw = 0;
                 if o.word_order > 0 {
                     s.ref_words.clear();
@@ -315,6 +347,7 @@ impl Chrf {
                     best.copy_from_slice(&s.stats);
                 }
             }
+            s.matches = matches;
             ChrfStats(best)
         })
     }
@@ -437,6 +470,95 @@ mod tests {
             out,
             ["(hi", ")", "a", "hi", "!", "!", "hi", "a.b", "..", "."]
         );
+    }
+
+    /// Deterministic texts over a few characters (so that long n-grams repeat and match),
+    /// with whitespace of several kinds and non-ASCII letters.
+    fn random_text(seed: &mut u64, len: usize, alphabet: &[char]) -> String {
+        (0..len)
+            .map(|_| {
+                *seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                alphabet[(*seed >> 33) as usize % alphabet.len()]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn packed_character_ngrams_equal_the_trie() {
+        let alphabets: [&[char]; 3] = [
+            &['a', 'b', ' ', 'A'],
+            &[
+                'a', 'b', 'c', ' ', '\t', '\u{a0}', 'é', '語', '😀', '\x1c', '\0',
+            ],
+            &['x', 'y', 'z', 'w', ' ', '.', 'Σ', 'ς'],
+        ];
+        let mut seed = 7;
+        let mut checked = 0;
+        for options in [
+            ChrfOptions::default(),
+            ChrfOptions::chrf_plus_plus(),
+            ChrfOptions {
+                char_order: 3,
+                lowercase: true,
+                whitespace: true,
+                ..ChrfOptions::default()
+            },
+            ChrfOptions {
+                char_order: 1,
+                beta: 1,
+                eps_smoothing: true,
+                ..ChrfOptions::default()
+            },
+        ] {
+            let c = Chrf::new(options).unwrap();
+            for alphabet in alphabets {
+                for len in [0, 1, 2, 5, 6, 7, 30, 200] {
+                    let hyp = random_text(&mut seed, len, alphabet);
+                    let refs: Vec<String> = [len, len / 2 + 1, len + 3]
+                        .iter()
+                        .map(|&l| random_text(&mut seed, l, alphabet))
+                        .collect();
+                    let refs = [&refs[..1], &refs[..]];
+                    for refs in refs {
+                        assert_eq!(
+                            c.segment_stats_with(&hyp, refs, true),
+                            c.segment_stats_with(&hyp, refs, false),
+                            "{options:?} {hyp:?} {refs:?}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 4 * 3 * 8 * 2);
+    }
+
+    #[test]
+    fn texts_the_packed_keys_cannot_hold_go_through_the_trie() {
+        // 1,100 distinct characters, more than the packed alphabet holds.
+        let hyp: String = (0..1100u32)
+            .map(|i| char::from_u32(0x4E00 + i).unwrap())
+            .collect();
+        let reference: String = hyp.chars().rev().chain(hyp.chars().take(50)).collect();
+        let c = Chrf::new(ChrfOptions::default()).unwrap();
+        let stats = c.segment_stats(&hyp, &[&reference]);
+        assert_eq!(stats, c.segment_stats_with(&hyp, &[&reference], false));
+        // Unigrams all match; the 50 characters repeated make 49 bigrams shared.
+        assert_eq!(stats.0[0], [1100, 1150, 1100]);
+        assert_eq!(stats.0[1], [1099, 1149, 49]);
+        let long = Chrf::new(ChrfOptions {
+            char_order: 8,
+            ..ChrfOptions::default()
+        })
+        .unwrap();
+        let (h, r) = ("abcdefghij abcdefgh", "abcdefghijk");
+        assert_eq!(
+            long.segment_stats(h, &[r]),
+            long.segment_stats_with(h, &[r], false)
+        );
+        assert_eq!(long.segment_stats(h, &[r]).0[7], [11, 4, 3]);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 pub mod bleu;
 pub mod chrf;
 mod ngram;
+mod packed;
 pub mod porter;
 pub mod python;
 pub mod rouge;
