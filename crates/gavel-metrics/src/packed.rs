@@ -203,7 +203,8 @@ impl CharGrams {
                 self.uni_hyp[usize::from(id)] += 1;
             }
         }
-        self.table.begin(self.hyp.len() * order.saturating_sub(1));
+        self.table
+            .begin(self.hyp.len() * order.saturating_sub(1), symbols);
         self.table.insert_all(&self.hyp, order);
         Some(self.hyp.len())
     }
@@ -233,25 +234,41 @@ impl CharGrams {
 /// The most slots a table is given for sparseness alone (1 MiB).
 const SPARSE_SLOTS: usize = 1 << 16;
 
-/// Open addressing over the n-gram keys of orders 2 and up, linear probing; the slots in use
-/// are the first `mask + 1`, sized for each hypothesis so that a short one touches little
-/// memory.
+/// Bigrams are counted in a direct table (no hashing, no probing) when the hypothesis has at
+/// most this many distinct characters.
+const DIRECT_PAIRS_ALPHABET: usize = 127;
+
+/// The counts of one bigram in the direct table (see [`Slot`] for the fields).
+#[derive(Debug, Clone, Copy, Default)]
+struct Cell {
+    generation: u16,
+    hyp: u16,
+    stamp: u16,
+    cur: u16,
+}
+
+/// The n-grams of orders 2 and up: bigrams in a direct table indexed by their two ids when the
+/// alphabet is small, the rest by open addressing over their keys with linear probing; the
+/// slots in use are the first `mask + 1`, sized for each hypothesis.
 #[derive(Debug, Default)]
 struct Table {
     slots: Vec<Slot>,
     mask: usize,
     shift: u32,
+    /// Bigram (a, b) at `a * stride + b`; `stride` 0 when bigrams are hashed too.
+    pairs: Vec<Cell>,
+    stride: usize,
     generation: u16,
     stamp: u16,
 }
 
 impl Table {
-    /// Empties the table, sized for `max_grams` n-grams: 16 slots per n-gram up to
-    /// [`SPARSE_SLOTS`] slots, at least 2 beyond. So sparse, a probe nearly always ends at its
-    /// first slot; a longer one is a mispredicted branch, which costs more than the cache
-    /// misses of a larger table (on the benchmark's pairs, chrF took 0.82 s with 1.25 slots per
-    /// n-gram, 0.47 s with 4, 0.37 s with 16).
-    fn begin(&mut self, max_grams: usize) {
+    /// Empties the table, sized for `max_grams` n-grams over an alphabet of `symbols` ids
+    /// (0 included): 16 slots per n-gram up to [`SPARSE_SLOTS`] slots, at least 2 beyond. So
+    /// sparse, a probe nearly always ends at its first slot; a longer one is a mispredicted
+    /// branch, which costs more than the cache misses of a larger table (on the benchmark's
+    /// pairs, chrF took 0.82 s with 1.25 slots per n-gram, 0.47 s with 4, 0.37 s with 16).
+    fn begin(&mut self, max_grams: usize, symbols: usize) {
         let sparse = (max_grams * 16).next_power_of_two().min(SPARSE_SLOTS);
         let want = sparse.max((max_grams * 2).next_power_of_two()).max(16);
         if self.slots.len() < want {
@@ -259,38 +276,48 @@ impl Table {
         }
         self.mask = want - 1;
         self.shift = 64 - want.trailing_zeros();
+        self.stride = if symbols <= DIRECT_PAIRS_ALPHABET + 1 {
+            symbols
+        } else {
+            0
+        };
+        if self.pairs.len() < self.stride * self.stride {
+            self.pairs = vec![Cell::default(); self.stride * self.stride];
+        }
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
             // Every slot may carry any older generation: empty them all.
             self.slots.fill(Slot::default());
+            self.pairs.fill(Cell::default());
             self.generation = 1;
         }
     }
 
     /// Counts every n-gram of `ids` of orders 2 to `order`.
     fn insert_all(&mut self, ids: &[u16], order: usize) {
-        let (mask, shift, generation) = (self.mask, self.shift, self.generation);
+        let (mask, shift, generation, stride) =
+            (self.mask, self.shift, self.generation, self.stride);
         let slots = &mut self.slots[..=mask];
-        for start in 0..ids.len() {
+        let pairs = &mut self.pairs[..stride * stride];
+        for start in 0..ids.len().saturating_sub(1) {
             let end = (start + order).min(ids.len());
-            let mut key = u64::from(ids[start]);
-            for &id in &ids[start + 1..end] {
+            if end < start + 2 {
+                break;
+            }
+            let (a, b) = (ids[start], ids[start + 1]);
+            let mut key = (u64::from(a) << BITS) | u64::from(b);
+            if stride == 0 {
+                insert(slots, mask, shift, generation, key);
+            } else {
+                let cell = &mut pairs[usize::from(a) * stride + usize::from(b)];
+                let empty = cell.generation != generation;
+                cell.hyp = if empty { 1 } else { cell.hyp + 1 };
+                cell.stamp = if empty { 0 } else { cell.stamp };
+                cell.generation = generation;
+            }
+            for &id in &ids[start + 2..end] {
                 key = (key << BITS) | u64::from(id);
-                let mut i = position(key, shift);
-                // New or seen before is unpredictable: both are done without a branch, the
-                // loop only continues past another n-gram's slot (rare, the table is sparse).
-                loop {
-                    let slot = &mut slots[i];
-                    let empty = slot.generation != generation;
-                    if empty || slot.key == key {
-                        slot.key = key;
-                        slot.generation = generation;
-                        slot.hyp = if empty { 1 } else { slot.hyp + 1 };
-                        slot.stamp = if empty { 0 } else { slot.stamp };
-                        break;
-                    }
-                    i = (i + 1) & mask;
-                }
+                insert(slots, mask, shift, generation, key);
             }
         }
     }
@@ -307,48 +334,114 @@ impl Table {
             for slot in &mut self.slots {
                 slot.stamp = 0;
             }
+            for cell in &mut self.pairs {
+                cell.stamp = 0;
+            }
             self.stamp = 1;
         }
-        let (mask, shift, generation, stamp) = (self.mask, self.shift, self.generation, self.stamp);
+        let (mask, shift, generation, stamp, stride) = (
+            self.mask,
+            self.shift,
+            self.generation,
+            self.stamp,
+            self.stride,
+        );
         let slots = &mut self.slots[..=mask];
+        let pairs = &mut self.pairs[..stride * stride];
         let order = matches.len();
-        // n < MAX_ORDER - 1 < 8: the mask only spares a bounds check.
+        // counts[k] is order k + 2; k < MAX_ORDER - 1 < 8: the mask only spares a bounds check.
         let mut counts = [0u64; 8];
-        for start in 0..ids.len() {
+        for start in 0..ids.len().saturating_sub(1) {
             let end = (start + order).min(ids.len());
-            let mut key = u64::from(ids[start]);
-            if key == 0 {
+            let (a, b) = (ids[start], ids[start + 1]);
+            if a == 0 || b == 0 {
                 continue;
             }
-            for (n, &id) in ids[start + 1..end].iter().enumerate() {
+            let mut key = (u64::from(a) << BITS) | u64::from(b);
+            let hit = if stride == 0 {
+                probe_count(slots, mask, shift, generation, stamp, key)
+            } else {
+                let cell = &mut pairs[usize::from(a) * stride + usize::from(b)];
+                if cell.generation == generation {
+                    let cur = if cell.stamp == stamp { cell.cur } else { 0 };
+                    let hit = cur < cell.hyp;
+                    cell.stamp = stamp;
+                    cell.cur = cur + u16::from(hit);
+                    Some(hit)
+                } else {
+                    None
+                }
+            };
+            // A bigram the hypothesis lacks: no longer n-gram from here can be there.
+            let Some(hit) = hit else {
+                continue;
+            };
+            counts[0] += u64::from(hit);
+            for next in start + 2..end {
+                let id = ids[next];
                 if id == 0 {
                     break;
                 }
                 key = (key << BITS) | u64::from(id);
-                let mut i = position(key, shift);
-                let slot = loop {
-                    let slot = &mut slots[i];
-                    if slot.generation != generation || slot.key == key {
-                        break slot;
-                    }
-                    i = (i + 1) & mask;
-                };
-                // An n-gram the hypothesis lacks: no longer one from here can be there.
-                if slot.generation != generation {
+                let Some(hit) = probe_count(slots, mask, shift, generation, stamp, key) else {
                     break;
-                }
-                // First touch by this reference or not, and clipped or not, without branches.
-                let cur = if slot.stamp == stamp { slot.cur } else { 0 };
-                let hit = cur < slot.hyp;
-                slot.stamp = stamp;
-                slot.cur = cur + u16::from(hit);
-                counts[n & 7] += u64::from(hit);
+                };
+                counts[(next - start - 1) & 7] += u64::from(hit);
             }
         }
         for (m, c) in matches[1..].iter_mut().zip(counts) {
             *m += c;
         }
     }
+}
+
+/// Counts one more occurrence of `key` in the hypothesis. New or seen before is
+/// unpredictable: both are done without a branch; the loop only continues past another
+/// n-gram's slot (rare, the table is sparse).
+#[inline]
+fn insert(slots: &mut [Slot], mask: usize, shift: u32, generation: u16, key: u64) {
+    let mut i = position(key, shift);
+    loop {
+        let slot = &mut slots[i];
+        let empty = slot.generation != generation;
+        if empty || slot.key == key {
+            slot.key = key;
+            slot.generation = generation;
+            slot.hyp = if empty { 1 } else { slot.hyp + 1 };
+            slot.stamp = if empty { 0 } else { slot.stamp };
+            return;
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+/// One occurrence of `key` in the reference stamped `stamp`: `None` if the hypothesis lacks
+/// it, else whether it is matched (within the hypothesis' count), counted without branches.
+#[inline]
+fn probe_count(
+    slots: &mut [Slot],
+    mask: usize,
+    shift: u32,
+    generation: u16,
+    stamp: u16,
+    key: u64,
+) -> Option<bool> {
+    let mut i = position(key, shift);
+    let slot = loop {
+        let slot = &mut slots[i];
+        if slot.generation != generation {
+            return None;
+        }
+        if slot.key == key {
+            break slot;
+        }
+        i = (i + 1) & mask;
+    };
+    let cur = if slot.stamp == stamp { slot.cur } else { 0 };
+    let hit = cur < slot.hyp;
+    slot.stamp = stamp;
+    slot.cur = cur + u16::from(hit);
+    Some(hit)
 }
 
 /// The first slot to probe for `key`. The high characters are folded onto the low ones first:
@@ -376,6 +469,68 @@ mod tests {
         let mut m = [0u64; 3];
         assert_eq!(g.match_reference("axb", false, &mut m), 3);
         assert_eq!(m, [2, 0, 0]);
+    }
+
+    /// The matched n-grams per order by definition: sum over n-grams of min(counts).
+    fn naive(hyp: &[char], reference: &[char], order: usize) -> Vec<u64> {
+        fn count(t: &[char], n: usize) -> HashMap<&[char], u64> {
+            let mut m = HashMap::<&[char], u64>::new();
+            for g in t.windows(n) {
+                *m.entry(g).or_default() += 1;
+            }
+            m
+        }
+        (1..=order)
+            .map(|n| {
+                let (h, r) = (count(hyp, n), count(reference, n));
+                h.iter()
+                    .map(|(g, &c)| c.min(r.get(g).copied().unwrap_or(0)))
+                    .sum()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn equals_the_definition_with_small_and_large_alphabets() {
+        let mut seed = 11u64;
+        let mut next = |k: usize| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) as usize % k
+        };
+        let mut g = CharGrams::default();
+        // 3 and 40 distinct characters: bigrams in the direct table; 300: hashed.
+        for distinct in [3usize, 40, 300] {
+            let alphabet: Vec<char> = (0..distinct as u32)
+                .map(|i| char::from_u32(0x61 + i + if i >= 26 { 0x3000 } else { 0 }).unwrap())
+                .collect();
+            for len in [0usize, 1, 2, 3, 7, 50, 600] {
+                let hyp: Vec<char> = (0..len).map(|_| alphabet[next(distinct)]).collect();
+                // References: edited copies (so that long n-grams match) and unrelated text.
+                let mut edited = hyp.clone();
+                for _ in 0..len / 5 {
+                    let i = next(len);
+                    edited[i] = if next(3) == 0 {
+                        '!'
+                    } else {
+                        alphabet[next(distinct)]
+                    };
+                }
+                let unrelated: Vec<char> =
+                    (0..len / 2 + 3).map(|_| alphabet[next(distinct)]).collect();
+                let text: String = hyp.iter().collect();
+                for order in [1, 2, 3, 6] {
+                    g.set_hypothesis(&text, false, order).unwrap();
+                    for reference in [&edited, &unrelated, &hyp] {
+                        let mut m = vec![0u64; order];
+                        let r: String = reference.iter().collect();
+                        assert_eq!(g.match_reference(&r, false, &mut m), reference.len());
+                        assert_eq!(m, naive(&hyp, reference, order), "{distinct} {len} {order}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
