@@ -39,7 +39,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::ngram::{NumRefs, ROOT, Trie, UNKNOWN, WordIds, signature};
+use crate::ngram::{NumRefs, ROOT, SegmentWords, Trie, UNKNOWN, signature};
 use crate::python;
 use crate::tokenize::{Buffers, Tokenizer};
 
@@ -216,7 +216,7 @@ struct Scratch {
     buffers: Buffers,
     lowered: String,
     text: String,
-    words: WordIds,
+    words: SegmentWords,
     hyp: Vec<u32>,
     reference: Vec<u32>,
     trie: Trie,
@@ -255,6 +255,17 @@ impl Bleu {
         })
     }
 
+    /// The text, lower-cased if asked (into `lowered`).
+    fn lower<'b>(&self, text: &'b str, lowered: &'b mut String) -> &'b str {
+        if self.options.lowercase {
+            lowered.clear();
+            lowered.push_str(&python::lower(text));
+            lowered.as_str()
+        } else {
+            text
+        }
+    }
+
     /// Lower-cases if asked, strips trailing whitespace and tokenizes: a text whose
     /// whitespace-separated parts are the tokens.
     fn preprocess<'b>(
@@ -285,13 +296,15 @@ impl Bleu {
         let mut total = vec![0u64; order];
         let (sys_len, ref_len) = SCRATCH.with(|s| {
             let s = &mut *s.borrow_mut();
-            s.words.begin();
-            let text = self.preprocess(hypothesis, &mut s.lowered, &mut s.buffers, &mut s.text);
+            let tokenizer = self.options.tokenizer;
+            let text = self.lower(hypothesis, &mut s.lowered);
+            // Tokens never outnumber the bytes of the text.
+            s.words.begin(text.len());
             s.hyp.clear();
-            for w in python::split(text) {
-                let id = s.words.insert(w);
-                s.hyp.push(id);
-            }
+            let (words, hyp) = (&mut s.words, &mut s.hyp);
+            tokenizer.for_each_token(python::rstrip(text), &mut s.buffers, &mut s.text, |w| {
+                hyp.push(words.insert(w));
+            });
             let hyp_len = s.hyp.len();
             for (n, t) in total.iter_mut().enumerate() {
                 *t = hyp_len.saturating_sub(n) as u64;
@@ -301,16 +314,12 @@ impl Bleu {
 
             let mut closest: Option<usize> = None;
             for (r, reference) in references.iter().enumerate() {
-                let text = self.preprocess(
-                    reference.as_ref(),
-                    &mut s.lowered,
-                    &mut s.buffers,
-                    &mut s.text,
-                );
+                let text = self.lower(reference.as_ref(), &mut s.lowered);
                 s.reference.clear();
-                for w in python::split(text) {
-                    s.reference.push(s.words.get(w));
-                }
+                let (words, out) = (&s.words, &mut s.reference);
+                tokenizer.for_each_token(python::rstrip(text), &mut s.buffers, &mut s.text, |w| {
+                    out.push(words.get(w));
+                });
                 let len = s.reference.len();
                 closest = Some(match closest {
                     None => len,

@@ -194,6 +194,137 @@ impl WordIds {
     }
 }
 
+/// Word ids for one segment (a hypothesis and its references): the hypothesis' words get ids
+/// 0, 1, ... in order of first appearance; a reference word the hypothesis lacks is
+/// [`UNKNOWN`]. Starting a segment costs nothing (slots carry a generation), and the table
+/// stays as small as a segment, so it lives in the first-level cache.
+///
+/// Words of up to 16 bytes, nearly all of them, are keyed by two integers read off their bytes
+/// (with the length: exact, compared without a call to `memcmp`); longer ones go to a map.
+#[derive(Debug, Default)]
+pub(crate) struct SegmentWords {
+    slots: Vec<WordSlot>,
+    mask: usize,
+    shift: u32,
+    generation: u16,
+    long: HashMap<Box<[u8]>, u32, BuildHasherDefault<WordHasher>>,
+    next: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct WordSlot {
+    a: u64,
+    b: u64,
+    generation: u16,
+    len: u16,
+    id: u32,
+}
+
+impl SegmentWords {
+    /// Starts a segment whose hypothesis has at most `max_words` words (its length in bytes
+    /// is a safe bound: the table must never fill up).
+    pub fn begin(&mut self, max_words: usize) {
+        let want = (max_words * 2).max(16).next_power_of_two();
+        if self.slots.len() < want {
+            self.slots = vec![WordSlot::default(); want];
+        }
+        self.mask = want - 1;
+        self.shift = 64 - want.trailing_zeros();
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.slots.fill(WordSlot::default());
+            self.generation = 1;
+        }
+        if !self.long.is_empty() {
+            self.long.clear();
+        }
+        self.next = 0;
+    }
+
+    /// The id of a hypothesis word (a new one if the segment has not had it).
+    #[inline]
+    pub fn insert(&mut self, word: &str) -> u32 {
+        let bytes = word.as_bytes();
+        let Some((a, b)) = short_key(bytes) else {
+            if let Some(&id) = self.long.get(bytes) {
+                return id;
+            }
+            let id = self.next;
+            self.next += 1;
+            self.long.insert(bytes.into(), id);
+            return id;
+        };
+        let len = bytes.len() as u16;
+        let mut i = word_position(a, b, len, self.shift);
+        loop {
+            let slot = &mut self.slots[i];
+            if slot.generation != self.generation {
+                let id = self.next;
+                self.next += 1;
+                *slot = WordSlot {
+                    a,
+                    b,
+                    generation: self.generation,
+                    len,
+                    id,
+                };
+                return id;
+            }
+            if slot.a == a && slot.b == b && slot.len == len {
+                return slot.id;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// The id of a reference word, or [`UNKNOWN`] if the hypothesis does not have it.
+    #[inline]
+    pub fn get(&self, word: &str) -> u32 {
+        let bytes = word.as_bytes();
+        let Some((a, b)) = short_key(bytes) else {
+            return self.long.get(bytes).copied().unwrap_or(UNKNOWN);
+        };
+        let len = bytes.len() as u16;
+        let mut i = word_position(a, b, len, self.shift);
+        loop {
+            let slot = &self.slots[i];
+            if slot.generation != self.generation {
+                return UNKNOWN;
+            }
+            if slot.a == a && slot.b == b && slot.len == len {
+                return slot.id;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+}
+
+/// Two integers that, with the length, identify a word of up to 16 bytes: its first and last
+/// 8 bytes (overlapping when shorter than 16), its first and last 4, or bytes 0, len/2 and
+/// len - 1; together they cover every byte. `None` for longer words.
+#[inline]
+fn short_key(w: &[u8]) -> Option<(u64, u64)> {
+    let n = w.len();
+    let le64 = |s: &[u8]| u64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]);
+    let le32 = |s: &[u8]| u64::from(u32::from_le_bytes([s[0], s[1], s[2], s[3]]));
+    match n {
+        0 => Some((0, 0)),
+        1..=3 => Some((
+            u64::from(w[0]) | (u64::from(w[n / 2]) << 8) | (u64::from(w[n - 1]) << 16),
+            0,
+        )),
+        4..=7 => Some((le32(&w[..4]) | (le32(&w[n - 4..]) << 32), 0)),
+        8..=16 => Some((le64(&w[..8]), le64(&w[n - 8..]))),
+        _ => None,
+    }
+}
+
+#[inline]
+fn word_position(a: u64, b: u64, len: u16, shift: u32) -> usize {
+    let x = a ^ b.rotate_left(31) ^ (u64::from(len) << 58);
+    ((x ^ (x >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
+}
+
 /// FxHash-style hashing for short strings (not DoS-resistant; the tables are private).
 #[derive(Default)]
 pub(crate) struct WordHasher(u64);
@@ -323,6 +454,49 @@ mod tests {
         let two = t.child(ROOT, 2).unwrap();
         assert_eq!(t.nodes[two as usize].hyp, 2);
         assert_eq!(t.nodes.len(), 5);
+    }
+
+    #[test]
+    fn segment_words_tell_every_word_apart() {
+        // Words of every length up to 20 bytes that differ in one byte anywhere, and a new
+        // segment forgets the last one's words.
+        let mut w = SegmentWords::default();
+        let mut words = vec![String::new()];
+        for len in 1..=20 {
+            let base: String = "abcdefghijklmnopqrstuvwxyz"[..len].to_string();
+            words.push(base.clone());
+            for i in 0..len {
+                let mut v = base.clone().into_bytes();
+                v[i] = b'Z';
+                words.push(String::from_utf8(v).unwrap());
+            }
+        }
+        w.begin(words.len());
+        let ids: Vec<u32> = words.iter().map(|x| w.insert(x)).collect();
+        assert_eq!(ids, (0..words.len() as u32).collect::<Vec<_>>());
+        for (x, &id) in words.iter().zip(&ids) {
+            assert_eq!(w.insert(x), id);
+            assert_eq!(w.get(x), id);
+        }
+        assert_eq!(w.get("abZZ"), UNKNOWN);
+        assert_eq!(w.get("abcdefghijklmnopqrstuvwxyZ"), UNKNOWN);
+        w.begin(2);
+        assert_eq!(w.get("abc"), UNKNOWN);
+        assert_eq!(w.get("abcdefghijklmnopqrst"), UNKNOWN);
+        assert_eq!(w.insert("abcdefghijklmnopqrst"), 0);
+        assert_eq!(w.insert("x"), 1);
+        // More segments than the 16-bit generation counts.
+        for round in 0..70_000u32 {
+            w.begin(4);
+            let (word, other) = if round % 2 == 0 {
+                ("cat", "dog")
+            } else {
+                ("dog", "cat")
+            };
+            assert_eq!(w.get(word), UNKNOWN);
+            assert_eq!(w.insert(word), 0);
+            assert_eq!(w.get(other), UNKNOWN, "round {round}");
+        }
     }
 
     #[test]

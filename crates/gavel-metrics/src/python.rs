@@ -55,23 +55,31 @@ impl<'a> Words<'a> {
     /// The byte length of the whitespace character at `i` (a character boundary), or 0.
     #[inline]
     fn space_at(&self, i: usize) -> usize {
-        let b = self.s.as_bytes()[i];
-        if b < 0x80 {
-            return usize::from(ASCII_SPACE[usize::from(b)]);
-        }
-        if !matches!(b, 0xC2 | 0xE1 | 0xE2 | 0xE3) {
-            return 0;
-        }
-        match self.s[i..].chars().next() {
-            Some(c) if in_ranges(c, PY_SPACE) => c.len_utf8(),
-            _ => 0,
-        }
+        space_len(self.s, i)
+    }
+}
+
+/// The byte length of the character at byte `i` of `s` (a character boundary) if it is
+/// Python whitespace, else 0. Only characters whose first byte can start a non-ASCII space
+/// (U+0085, U+00A0, U+1680, U+2000..U+3000) are decoded.
+#[inline]
+pub(crate) fn space_len(s: &str, i: usize) -> usize {
+    let b = s.as_bytes()[i];
+    if b < 0x80 {
+        return usize::from(ASCII_SPACE[usize::from(b)]);
+    }
+    if !matches!(b, 0xC2 | 0xE1 | 0xE2 | 0xE3) {
+        return 0;
+    }
+    match s[i..].chars().next() {
+        Some(c) if in_ranges(c, PY_SPACE) => c.len_utf8(),
+        _ => 0,
     }
 }
 
 /// The length of the UTF-8 character whose first byte is `b`.
 #[inline]
-fn char_len(b: u8) -> usize {
+pub(crate) fn char_len(b: u8) -> usize {
     match b {
         0..=0x7F => 1,
         0x80..=0xDF => 2,

@@ -126,6 +126,27 @@ impl Tokenizer {
     }
 }
 
+impl Tokenizer {
+    /// Calls `emit` with each token of `line`, in order: the whitespace-separated parts
+    /// (Python's `split()`) of [`Tokenizer::tokenize`]. For 13a, the text is taken a word at a
+    /// time (see [`tokens_13a`]), which spares most of the copying.
+    pub(crate) fn for_each_token(
+        self,
+        line: &str,
+        buffers: &mut Buffers,
+        out: &mut String,
+        mut emit: impl FnMut(&str),
+    ) {
+        if self == Tokenizer::Tok13a {
+            tokens_13a(line, buffers, emit);
+        } else {
+            for token in python::split(self.tokenize_for_split(line, buffers, out)) {
+                emit(token);
+            }
+        }
+    }
+}
+
 impl fmt::Display for Tokenizer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -175,10 +196,32 @@ pub(crate) fn join_words(text: &str, out: &mut String) {
     }
 }
 
-/// 13a, up to the final split-and-join; the result is in `buffers.a`.
-fn tokenize_13a(line: &str, buffers: &mut Buffers) {
-    // The language-independent part; most lines need none of it, so nothing is copied then.
+/// Whether `bytes` has a `<`, a newline or a `&` (without which 13a's language-independent
+/// part changes nothing). Sixteen bytes at a time with no early exit inside, so that the
+/// compiler vectorizes it.
+#[inline]
+fn has_13a_trigger(bytes: &[u8]) -> bool {
+    let hit = |b: u8| u8::from(b == b'<') | u8::from(b == b'\n') | u8::from(b == b'&');
+    let mut chunks = bytes.chunks_exact(16);
+    for chunk in &mut chunks {
+        let mut seen = 0u8;
+        for &b in chunk {
+            seen |= hit(b);
+        }
+        if seen != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| hit(b) != 0)
+}
+
+/// 13a's language-independent part: `<skipped>` and `-\n` removed, newlines made spaces,
+/// four HTML entities decoded. Most lines need none of it, so nothing is copied then.
+fn language_independent_13a(line: &str) -> Cow<'_, str> {
     let mut text = Cow::Borrowed(line);
+    if !has_13a_trigger(line.as_bytes()) {
+        return text;
+    }
     if text.contains("<skipped>") {
         text = Cow::Owned(text.replace("<skipped>", ""));
     }
@@ -193,12 +236,110 @@ fn tokenize_13a(line: &str, buffers: &mut Buffers) {
                 .replace("&gt;", ">"),
         );
     }
+    text
+}
+
+/// 13a, up to the final split-and-join; the result is in `buffers.a`.
+fn tokenize_13a(line: &str, buffers: &mut Buffers) {
+    let text = language_independent_13a(line);
     let a = &mut buffers.a;
     a.clear();
     a.push(b' ');
     a.extend_from_slice(text.as_bytes());
     a.push(b' ');
     regexp_rules(buffers);
+}
+
+/// ASCII bytes for the 13a word scan: Python whitespace ([`SPACE`]), or a byte the
+/// substitutions act on ([`SPECIAL`]: the punctuation class, and `.`, `,` and `-`; the space,
+/// in the punctuation class, counts as whitespace).
+const CLASS_13A: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ') {
+            SPACE
+        } else if is_13a_punct(c) || matches!(c, b'.' | b',' | b'-') {
+            SPECIAL
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+const SPACE: u8 = 1;
+const SPECIAL: u8 = 2;
+
+/// The tokens of 13a, a word at a time: each whitespace-separated word of the text (after the
+/// language-independent part) is tokenized on its own, between two spaces, and a word with none
+/// of the bytes the substitutions act on is a token as it is.
+///
+/// This equals tokenizing the whole line: every substitution matches one or two adjacent
+/// characters, never whitespace in the middle, and a whitespace character next to a word only
+/// ever acts as what the added space is, a character that is no digit, no `.`, `,` or `-`
+/// (the first substitution pads whitespace with more spaces, which changes nothing after the
+/// split). A test checks this on every short string over the characters that matter.
+fn tokens_13a(line: &str, buffers: &mut Buffers, mut emit: impl FnMut(&str)) {
+    let text = language_independent_13a(line);
+    let (text, bytes) = (&*text, text.as_bytes());
+    let mut i = 0;
+    loop {
+        // Python's split, with a note of whether the word has a byte the passes act on.
+        while i < bytes.len() {
+            let space = python::space_len(text, i);
+            if space == 0 {
+                break;
+            }
+            i += space;
+        }
+        if i >= bytes.len() {
+            return;
+        }
+        let start = i;
+        let mut special = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b < 0x80 {
+                let class = CLASS_13A[usize::from(b)];
+                if class == SPACE {
+                    break;
+                }
+                special |= class;
+                i += 1;
+            } else if python::space_len(text, i) != 0 {
+                break;
+            } else {
+                i += python::char_len(b);
+            }
+        }
+        let word = &text[start..i];
+        if special == 0 {
+            emit(word);
+            continue;
+        }
+        let a = &mut buffers.a;
+        a.clear();
+        a.push(b' ');
+        a.extend_from_slice(word.as_bytes());
+        a.push(b' ');
+        regexp_rules(buffers);
+        // The word has no whitespace and the passes only insert spaces, between characters.
+        let out = buffers.text();
+        let mut from = 0;
+        for (k, &b) in out.as_bytes().iter().enumerate() {
+            if b == b' ' {
+                if k > from {
+                    emit(&out[from..k]);
+                }
+                from = k + 1;
+            }
+        }
+        if out.len() > from {
+            emit(&out[from..]);
+        }
+    }
 }
 
 /// sacrebleu's `TokenizerRegexp` (the language-dependent part of 13a, also used by `zh`) on
@@ -523,6 +664,60 @@ mod tests {
             }
         }
         assert_eq!(checked, (0..=7).map(|n| 7usize.pow(n)).sum::<usize>());
+    }
+
+    #[test]
+    fn thirteen_a_a_word_at_a_time_equals_the_whole_line() {
+        // Every string of up to 6 characters over characters of each kind the passes tell
+        // apart, whitespace of several kinds and a multi-byte letter among them, and a few
+        // longer lines with the language-independent part at work.
+        let alphabet = ["a", "1", ".", ",", "-", "&", " ", "\t", "\u{a0}", "é"];
+        let check = |line: &str| {
+            let whole = Tokenizer::Tok13a.tokenize(line);
+            let want: Vec<&str> = python::split(&whole).collect();
+            let mut got = Vec::new();
+            Tokenizer::Tok13a.for_each_token(
+                line,
+                &mut Buffers::default(),
+                &mut String::new(),
+                |t| got.push(t.to_string()),
+            );
+            assert_eq!(got, want, "{line:?}");
+        };
+        let mut stack = vec![String::new()];
+        let mut checked = 0;
+        while let Some(text) = stack.pop() {
+            check(&text);
+            checked += 1;
+            if text.chars().count() < 6 {
+                for c in alphabet {
+                    stack.push(format!("{text}{c}"));
+                }
+            }
+        }
+        assert_eq!(checked, (0..=6).map(|n| 10usize.pow(n)).sum::<usize>());
+        for line in [
+            "It costs $1,000.50, or so.",
+            "a<skipped>b skip-\nped\nline &amp;lt; &quot;x&quot;",
+            "3.14 and 1,000 but 5. and a.b 12-3 a-b (x) [y] {z}",
+            "\u{1c}x.\u{3000}.y\u{85},1",
+        ] {
+            check(line);
+        }
+    }
+
+    #[test]
+    fn the_language_independent_trigger_is_seen_anywhere() {
+        for len in 0..40 {
+            assert!(!has_13a_trigger("a".repeat(len).as_bytes()));
+            for at in 0..len {
+                for t in [b'<', b'\n', b'&'] {
+                    let mut line = vec![b'a'; len];
+                    line[at] = t;
+                    assert!(has_13a_trigger(&line), "{len} {at} {t}");
+                }
+            }
+        }
     }
 
     #[test]
