@@ -36,6 +36,7 @@ pub use records::battle::{Battle, Winner};
 pub use records::item::{Content, Item};
 pub use records::judgment::{Judgment, OrderVerdict, Usage};
 pub use records::label::{Label, LabelValue, UnitKey, format_number, swap_pairwise_label};
+pub use records::label_columns::{Interner, LabelColumns};
 pub use records::pair::Pair;
 pub use records::wide::{ItemColumn, WideSpec};
 pub use write::{AtomicFile, RecordWriter};

@@ -84,10 +84,10 @@ pub trait FromRecord: Sized + Send {
 
 /// An iterator over the raw records of one file.
 pub struct RecordReader {
-    inner: Inner,
+    pub(crate) inner: Inner,
 }
 
-enum Inner {
+pub(crate) enum Inner {
     /// JSONL, kept apart so that typed readers can parse its lines themselves.
     Jsonl(JsonlRecords),
     Other(Box<dyn Iterator<Item = Result<RawRecord, ReadError>> + Send>),
@@ -229,14 +229,14 @@ fn syntax(
     }
 }
 
-fn io_error(name: &Arc<str>, source: io::Error) -> ReadError {
+pub(crate) fn io_error(name: &Arc<str>, source: io::Error) -> ReadError {
     ReadError::Io {
         path: PathBuf::from(&**name),
         source,
     }
 }
 
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+pub(crate) const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 fn describe(value: &Value) -> &'static str {
     match value {
@@ -257,9 +257,9 @@ pub fn json_type_name(value: &Value) -> &'static str {
 // ---------------------------------------------------------------------------------------------
 // JSONL
 
-struct JsonlRecords {
-    name: Arc<str>,
-    reader: BufReader<Box<dyn Read + Send>>,
+pub(crate) struct JsonlRecords {
+    pub(crate) name: Arc<str>,
+    pub(crate) reader: BufReader<Box<dyn Read + Send>>,
     line: u64,
     record: u64,
     buf: Vec<u8>,
@@ -436,7 +436,7 @@ impl<T: FromRecord> Iterator for FastJsonl<T> {
 }
 
 /// One JSONL line (not blank) as a typed record: the type's fast path, else the generic way.
-fn parse_typed<T: FromRecord>(
+pub(crate) fn parse_typed<T: FromRecord>(
     name: &Arc<str>,
     line: u64,
     record: u64,

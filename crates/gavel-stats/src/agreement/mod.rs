@@ -142,6 +142,53 @@ impl Ratings {
         })
     }
 
+    /// Reliability data from its parts: unit `u`'s ratings are `entries[offsets[u]..
+    /// offsets[u + 1]]` (`offsets` starts at 0, ascends and ends at `entries.len()`).
+    pub(crate) fn from_parts(
+        n_annotators: usize,
+        n_categories: usize,
+        offsets: Vec<usize>,
+        entries: Vec<Rating>,
+    ) -> Result<Ratings, OutOfRange> {
+        let bad_offsets = offsets.first() != Some(&0)
+            || offsets.last() != Some(&entries.len())
+            || offsets.windows(2).any(|w| w[0] > w[1]);
+        if bad_offsets {
+            return Err(OutOfRange {
+                unit: 0,
+                what: "offset",
+                index: 0,
+                limit: entries.len(),
+            });
+        }
+        for (u, w) in offsets.windows(2).enumerate() {
+            for r in &entries[w[0]..w[1]] {
+                if r.annotator as usize >= n_annotators {
+                    return Err(OutOfRange {
+                        unit: u,
+                        what: "annotator",
+                        index: r.annotator,
+                        limit: n_annotators,
+                    });
+                }
+                if r.category as usize >= n_categories {
+                    return Err(OutOfRange {
+                        unit: u,
+                        what: "category",
+                        index: r.category,
+                        limit: n_categories,
+                    });
+                }
+            }
+        }
+        Ok(Ratings {
+            n_annotators,
+            n_categories,
+            offsets,
+            entries,
+        })
+    }
+
     /// Builds reliability data from an annotators x units matrix (the `krippendorff` package's
     /// `reliability_data`), `None` for a missing label. The value domain is `0..n_categories`.
     pub fn from_matrix(
@@ -194,29 +241,41 @@ impl Ratings {
 
     /// Per-unit category counts, the form every multi-annotator coefficient works from.
     pub fn tally(&self) -> Tally {
+        let k = self.n_categories;
         let mut t = Tally {
-            n_categories: self.n_categories,
-            offsets: vec![0],
-            cells: Vec::new(),
-            sizes: Vec::new(),
+            n_categories: k,
+            offsets: Vec::with_capacity(self.n_units() + 1),
+            cells: Vec::with_capacity(self.entries.len()),
+            sizes: Vec::with_capacity(self.n_units()),
         };
+        t.offsets.push(0);
+        // Few categories: counted in place; many: sorted per unit.
+        let mut counts: Vec<u32> = vec![0; if k <= 32 { k } else { 0 }];
         let mut scratch: Vec<u32> = Vec::new();
         for u in 0..self.n_units() {
-            scratch.clear();
-            scratch.extend(self.unit(u).iter().map(|r| r.category));
-            scratch.sort_unstable();
-            let mut i = 0;
-            while i < scratch.len() {
-                let c = scratch[i];
-                let mut j = i;
-                while j < scratch.len() && scratch[j] == c {
-                    j += 1;
+            let ratings = self.unit(u);
+            if k <= 32 {
+                for r in ratings {
+                    if let Some(n) = counts.get_mut(r.category as usize) {
+                        *n += 1;
+                    }
                 }
-                t.cells.push((c, (j - i) as u32));
-                i = j;
+                for (c, n) in counts.iter_mut().enumerate() {
+                    if *n > 0 {
+                        t.cells.push((c as u32, *n));
+                        *n = 0;
+                    }
+                }
+            } else {
+                scratch.clear();
+                scratch.extend(ratings.iter().map(|r| r.category));
+                scratch.sort_unstable();
+                for run in scratch.chunk_by(|a, b| a == b) {
+                    t.cells.push((run[0], run.len() as u32));
+                }
             }
             t.offsets.push(t.cells.len());
-            t.sizes.push(scratch.len() as u32);
+            t.sizes.push(ratings.len() as u32);
         }
         t
     }

@@ -68,6 +68,17 @@ fn sums(t: &Tally, weights: Option<&[u32]>) -> Sums {
     s
 }
 
+/// Percent agreement, Fleiss' kappa and Gwet's AC1 from one pass over the units (each as
+/// its own function computes it).
+pub(crate) fn multi_weighted(t: &Tally, weights: Option<&[u32]>) -> [Result<f64, Undefined>; 3] {
+    let s = sums(t, weights);
+    [
+        percent_from(&s),
+        fleiss_from(&s),
+        ac1_from(t.n_categories(), &s),
+    ]
+}
+
 /// Percent agreement: the mean over units with two or more labels of the share of agreeing
 /// pairs of labels (`p_a` above; for two annotators, the share of units where they agree).
 /// Undefined when no unit has two labels.
@@ -77,7 +88,10 @@ pub fn percent_agreement(t: &Tally) -> Result<f64, Undefined> {
 
 /// [`percent_agreement`] with unit weights.
 pub fn percent_agreement_weighted(t: &Tally, weights: Option<&[u32]>) -> Result<f64, Undefined> {
-    let s = sums(t, weights);
+    percent_from(&sums(t, weights))
+}
+
+fn percent_from(s: &Sums) -> Result<f64, Undefined> {
     if s.pairable == 0.0 {
         return Err(Undefined::NoPairableUnit);
     }
@@ -93,7 +107,10 @@ pub fn fleiss_kappa(t: &Tally) -> Result<f64, Undefined> {
 
 /// [`fleiss_kappa`] with unit weights.
 pub fn fleiss_kappa_weighted(t: &Tally, weights: Option<&[u32]>) -> Result<f64, Undefined> {
-    let s = sums(t, weights);
+    fleiss_from(&sums(t, weights))
+}
+
+fn fleiss_from(s: &Sums) -> Result<f64, Undefined> {
     if s.pairable == 0.0 {
         return Err(Undefined::NoPairableUnit);
     }
@@ -118,12 +135,14 @@ pub fn gwet_ac1(t: &Tally) -> Result<f64, Undefined> {
 
 /// [`gwet_ac1`] with unit weights.
 pub fn gwet_ac1_weighted(t: &Tally, weights: Option<&[u32]>) -> Result<f64, Undefined> {
-    let s = sums(t, weights);
+    ac1_from(t.n_categories(), &sums(t, weights))
+}
+
+fn ac1_from(q: usize, s: &Sums) -> Result<f64, Undefined> {
     if s.pairable == 0.0 {
         return Err(Undefined::NoPairableUnit);
     }
     let pa = s.pa_sum / s.pairable;
-    let q = t.n_categories();
     if q < 2 {
         return Ok(1.0);
     }

@@ -21,18 +21,18 @@
 //!   categories that have none.
 
 use std::borrow::Cow;
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 
-use gavel_core::{Label, LabelValue, UnitKey, format_number, swap_pairwise_label};
-use rayon::prelude::*;
+use gavel_core::records::label_columns::{NO_TIME, NONE};
+use gavel_core::{Label, LabelColumns, LabelValue, UnitKey, format_number, swap_pairwise_label};
 use serde::Serialize;
 
 use super::cohen::{cohen_kappa_analytic, cohen_kappas_from_table};
+use super::multi::multi_weighted;
 use super::{
-    Level, Rating, Ratings, Undefined, Weighting, cohen_kappa_from_table, fleiss_kappa_weighted,
-    gwet_ac1_weighted, krippendorff_alpha_weighted, percent_agreement_weighted,
+    Level, Rating, Ratings, Tally, Undefined, Weighting, cohen_kappa_from_table,
+    krippendorff_alpha_weighted,
 };
 use crate::bootstrap::{BootstrapConfig, Interval, map_group_weights, percentile_interval};
 
@@ -88,24 +88,6 @@ impl FastHasher {
 }
 
 type FastHash = BuildHasherDefault<FastHasher>;
-
-/// For keys that are already [`FastHasher`] hashes: passes them through.
-#[derive(Default, Clone, Copy)]
-struct HashOfHash(u64);
-
-impl Hasher for HashOfHash {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = FastHasher(self.0);
-        h.write(bytes);
-        self.0 = h.finish();
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = i;
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
 
 /// What to do when one annotator labels the same unit twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -341,8 +323,6 @@ pub struct AgreementReport {
 /// Labels coded for the statistics.
 #[derive(Debug, Clone)]
 pub struct Coded {
-    /// The units, in order of first appearance.
-    pub units: Vec<UnitKey>,
     /// The annotators, sorted by name.
     pub annotators: Vec<String>,
     /// The value domain's names, in order.
@@ -351,22 +331,10 @@ pub struct Coded {
     pub points: Option<Vec<f64>>,
     /// Whether the domain has a meaningful order.
     pub ordered: bool,
-    /// The ratings.
+    /// The ratings, units in order of first appearance.
     pub ratings: Ratings,
     /// `null` labels skipped.
     pub n_missing: usize,
-}
-
-/// A unit as borrowed from a label: item, sorted model pair, model ([`Label::unit`]'s key).
-type UnitRef<'a> = (&'a str, Option<(&'a str, &'a str)>, Option<&'a str>);
-
-/// [`Label::unit`] without copying: the unit's key and whether A and B are exchanged in it.
-fn unit_ref(l: &Label) -> (UnitRef<'_>, bool) {
-    match (&l.model_a, &l.model_b) {
-        (Some(a), Some(b)) if a > b => ((&l.item, Some((b, a)), None), true),
-        (Some(a), Some(b)) => ((&l.item, Some((a, b)), None), false),
-        _ => ((&l.item, None, l.model.as_deref()), false),
-    }
 }
 
 /// [`LabelValue::category_key`] without copying a category's text.
@@ -378,135 +346,221 @@ fn key_of(v: &LabelValue) -> Cow<'_, str> {
     }
 }
 
-/// Units numbered in order of first appearance, found by their precomputed hash.
-struct UnitIndex<'a> {
-    /// Hash -> the first unit with that hash.
-    by_hash: HashMap<u64, u32, BuildHasherDefault<HashOfHash>>,
-    /// Units whose hash an earlier, different unit has.
-    collided: HashMap<UnitRef<'a>, u32, FastHash>,
-    units: Vec<UnitRef<'a>>,
+/// One label being coded: its unit, annotator, value (an index into the value table) and
+/// position in the input.
+#[derive(Debug, Clone, Copy)]
+struct Coding {
+    unit: u32,
+    ann: u32,
+    value: u32,
+    index: u32,
 }
 
-impl<'a> UnitIndex<'a> {
-    fn with_capacity(n: usize) -> UnitIndex<'a> {
-        UnitIndex {
-            by_hash: HashMap::with_capacity_and_hasher(n, BuildHasherDefault::default()),
-            collided: HashMap::default(),
-            units: Vec::new(),
-        }
-    }
+/// A unit as ids: item, the model pair in name order, model ([`Label::unit`]'s key);
+/// [`NONE`] where absent.
+type UnitIds = (u32, u32, u32, u32);
 
-    /// The unit's number; `hash` is its key's hash.
-    fn get_or_insert(&mut self, hash: u64, unit: UnitRef<'a>) -> u32 {
-        let next = self.units.len() as u32;
-        match self.by_hash.entry(hash) {
-            Entry::Vacant(e) => {
-                self.units.push(unit);
-                *e.insert(next)
-            }
-            Entry::Occupied(e) if self.units[*e.get() as usize] == unit => *e.get(),
-            Entry::Occupied(_) => *self.collided.entry(unit).or_insert_with(|| {
-                self.units.push(unit);
-                next
-            }),
-        }
-    }
-
-    fn into_units(self) -> Vec<UnitRef<'a>> {
-        self.units
-    }
+/// The rows to code: the given ones (those in range), or all `n`.
+fn each_row(rows: Option<&[u32]>, n: usize) -> impl Iterator<Item = usize> + '_ {
+    let (list, range) = match rows {
+        Some(r) => (r, 0..0),
+        None => (&[][..], 0..n),
+    };
+    list.iter()
+        .map(|&i| i as usize)
+        .filter(move |&i| i < n)
+        .chain(range)
 }
-
-/// One label being coded: unit, annotator, value, index, and the value's number (NaN when it
-/// is not a number).
-type Coding<'a> = (u32, u32, Cow<'a, LabelValue>, usize, f64);
 
 /// Codes labels (unit, annotator, category index) under the options' policies.
 pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, AgreementError> {
-    // Units are interned by the hash of their key, computed for every label up front on all
-    // cores (reading the ids out of the labels is most of the cost). The table maps a hash to
-    // the first unit that has it, in small entries that stay in cache; a different unit with
-    // the same hash (astronomically rare, but possible) goes to a second table keyed by the
-    // unit itself. Sized for two labels per unit up front.
-    let hashes: Vec<u64> = labels
-        .par_iter()
-        .with_min_len(1 << 14)
-        .map(|l| FastHash::default().hash_one(unit_ref(l).0))
-        .collect();
-    let mut unit_ix = UnitIndex::with_capacity(labels.len() / 2);
-    let mut ann_ix: HashMap<&str, u32, FastHash> = HashMap::default();
-    let mut ann_names: Vec<&str> = Vec::new();
-    // Every non-missing label in input order: (unit, annotator, value, index, number), the
-    // number being the value's (NaN when it is not one), read once while the label is at hand.
-    let mut all: Vec<Coding<'_>> = Vec::with_capacity(labels.len());
-    let mut n_missing = 0;
-    let unit_key = |u: &UnitRef<'_>| UnitKey {
-        item: u.0.to_string(),
-        models: u.1.map(|(a, b)| (a.to_string(), b.to_string())),
-        model: u.2.map(str::to_string),
+    code_columns(&LabelColumns::from_labels(labels), None, opts)
+}
+
+/// Codes the labels of `cols` (all of them, or the `rows` given, in that order) under the
+/// options' policies. An error's index is the label's position in `cols`.
+pub fn code_columns(
+    cols: &LabelColumns,
+    rows: Option<&[u32]>,
+    opts: &AgreementOptions,
+) -> Result<Coded, AgreementError> {
+    let n = cols
+        .item
+        .len()
+        .min(cols.annotator.len())
+        .min(cols.value.len());
+    let n_rows = rows.map_or(n, <[u32]>::len);
+    // The value table: the columns' values, plus the A/B-exchanged ones made on demand.
+    let mut values: Vec<LabelValue> = cols.values().to_vec();
+    let missing: Vec<bool> = values.iter().map(LabelValue::is_missing).collect();
+    let mut swapped_of: HashMap<u32, u32, FastHash> = HashMap::default();
+    let has_models = cols.has_models();
+    // Models ranked by name, so that a pair's order is a comparison of ranks.
+    let model_rank: Vec<u32> = if has_models {
+        let mut order: Vec<u32> = (0..cols.models.len() as u32).collect();
+        order.sort_by(|&x, &y| cols.models.get(x).cmp(cols.models.get(y)));
+        let mut rank = vec![0u32; order.len()];
+        for (r, &m) in order.iter().enumerate() {
+            rank[m as usize] = r as u32;
+        }
+        rank
+    } else {
+        Vec::new()
     };
-    for (index, label) in labels.iter().enumerate() {
-        if label.label.is_missing() {
+    let opt_at = |col: &Vec<u32>, i: usize| col.get(i).copied().unwrap_or(NONE);
+
+    // Every non-missing label in input order, its unit numbered in order of first appearance.
+    let mut unit_keys: Vec<UnitIds> = Vec::new();
+    let mut unit_of_item: Vec<u32> = if has_models {
+        Vec::new()
+    } else {
+        vec![NONE; cols.items.len()]
+    };
+    let mut unit_ix: HashMap<UnitIds, u32, FastHash> = HashMap::default();
+    let mut ann_seen = vec![false; cols.annotators.len()];
+    // With up to 64 annotators, each unit's annotators so far as bits: a duplicate shows as a
+    // bit already set, and the search for duplicates below runs only then.
+    let few_annotators = cols.annotators.len() <= 64;
+    let mut unit_annotators: Vec<u64> = Vec::new();
+    let mut maybe_duplicates = !few_annotators;
+    let mut all: Vec<Coding> = Vec::with_capacity(n_rows);
+    let mut n_missing = 0;
+    for i in each_row(rows, n) {
+        let v = cols.value[i];
+        if missing.get(v as usize).copied().unwrap_or(true) {
             n_missing += 1;
             continue;
         }
-        let (unit, swapped) = unit_ref(label);
-        let value = if swapped {
-            Cow::Owned(swap_pairwise_label(&label.label))
+        let item = cols.item[i];
+        let (unit, swapped) = if has_models {
+            let (a, b) = (opt_at(&cols.model_a, i), opt_at(&cols.model_b, i));
+            let rank = |m: u32| model_rank.get(m as usize).copied().unwrap_or(0);
+            let (key, swapped) = if a != NONE && b != NONE {
+                if rank(a) > rank(b) {
+                    ((item, b, a, NONE), true)
+                } else {
+                    ((item, a, b, NONE), false)
+                }
+            } else {
+                ((item, NONE, NONE, opt_at(&cols.model, i)), false)
+            };
+            let next = unit_keys.len() as u32;
+            let u = *unit_ix.entry(key).or_insert_with(|| {
+                unit_keys.push(key);
+                next
+            });
+            (u, swapped)
         } else {
-            Cow::Borrowed(&label.label)
-        };
-        let u = unit_ix.get_or_insert(hashes[index], unit);
-        // Few annotators: a scan of their names beats hashing.
-        let name = label.annotator.as_str();
-        let a = match ann_names.iter().take(8).position(|&n| n == name) {
-            Some(a) => a as u32,
-            None => {
-                let next_ann = ann_names.len() as u32;
-                *ann_ix.entry(name).or_insert_with(|| {
-                    ann_names.push(name);
-                    next_ann
-                })
+            match unit_of_item.get_mut(item as usize) {
+                Some(slot) => {
+                    if *slot == NONE {
+                        *slot = unit_keys.len() as u32;
+                        unit_keys.push((item, NONE, NONE, NONE));
+                    }
+                    (*slot, false)
+                }
+                None => continue,
             }
         };
-        let number = value.as_f64().unwrap_or(f64::NAN);
-        all.push((u, a, value, index, number));
-    }
-    drop(hashes);
-    let units = unit_ix.into_units();
-
-    // Duplicates (one annotator, one unit, twice), found within each unit's labels: positions
-    // in `all`, grouped by unit in input order (a counting sort).
-    let mut group_start = vec![0usize; units.len() + 1];
-    for k in &all {
-        group_start[k.0 as usize + 1] += 1;
-    }
-    for u in 0..units.len() {
-        group_start[u + 1] += group_start[u];
-    }
-    let mut by_unit_pos = vec![0usize; all.len()];
-    {
-        let mut fill = group_start.clone();
-        for (pos, k) in all.iter().enumerate() {
-            by_unit_pos[fill[k.0 as usize]] = pos;
-            fill[k.0 as usize] += 1;
+        let value = if swapped {
+            *swapped_of.entry(v).or_insert_with(|| {
+                let s = swap_pairwise_label(&values[v as usize]);
+                if s == values[v as usize] {
+                    v
+                } else {
+                    values.push(s);
+                    values.len() as u32 - 1
+                }
+            })
+        } else {
+            v
+        };
+        let ann = cols.annotator[i];
+        if let Some(seen) = ann_seen.get_mut(ann as usize) {
+            *seen = true;
         }
+        if few_annotators {
+            if unit as usize >= unit_annotators.len() {
+                unit_annotators.resize(unit as usize + 1, 0);
+            }
+            let bit = 1u64 << (ann & 63);
+            maybe_duplicates |= unit_annotators[unit as usize] & bit != 0;
+            unit_annotators[unit as usize] |= bit;
+        }
+        all.push(Coding {
+            unit,
+            ann,
+            value,
+            index: i as u32,
+        });
     }
-    // For each label: `None` if it is dropped, else the position whose value and index it keeps.
-    let mut keep_from: Vec<Option<usize>> = (0..all.len()).map(Some).collect();
+    drop(unit_of_item);
+    drop(unit_ix);
+    drop(unit_annotators);
+    let n_units = unit_keys.len();
+    let unit_name = |u: u32| {
+        unit_keys
+            .get(u as usize)
+            .map(|&(item, a, b, m)| {
+                let name = |m: u32| (m != NONE).then(|| cols.models.get(m).to_string());
+                UnitKey {
+                    item: cols.items.get(item).to_string(),
+                    models: name(a).zip(name(b)),
+                    model: name(m),
+                }
+                .to_string()
+            })
+            .unwrap_or_default()
+    };
+    let ann_name = |a: u32| cols.annotators.get(a).to_string();
+
+    // Labels grouped by unit in input order (a counting sort): `by_unit[start[u]..start[u+1]]`
+    // are positions in `all`.
+    let group = |list: &[Coding]| -> (Vec<u32>, Vec<u32>) {
+        let mut start = vec![0u32; n_units + 1];
+        for k in list {
+            start[k.unit as usize + 1] += 1;
+        }
+        for u in 0..n_units {
+            start[u + 1] += start[u];
+        }
+        let mut by_unit = vec![0u32; list.len()];
+        let mut fill = start.clone();
+        for (pos, k) in list.iter().enumerate() {
+            let at = &mut fill[k.unit as usize];
+            by_unit[*at as usize] = pos as u32;
+            *at += 1;
+        }
+        (start, by_unit)
+    };
+    let (mut start, mut by_unit) = group(&all);
+
+    // Duplicates (one annotator, one unit, twice), found within each unit's labels. For each
+    // label, once a duplicate is found: NONE if it is dropped, else the position whose value
+    // and index it keeps.
+    let mut keep_from: Option<Vec<u32>> = None;
     // The first duplicate in input order: (its position, the first label's position).
-    let mut first_duplicate: Option<(usize, usize)> = None;
-    let mut group: Vec<(u32, usize)> = Vec::new();
-    for u in 0..units.len() {
-        let members = &by_unit_pos[group_start[u]..group_start[u + 1]];
+    let mut first_duplicate: Option<(u32, u32)> = None;
+    let mut run_buf: Vec<(u32, u32)> = Vec::new();
+    for u in 0..n_units * usize::from(maybe_duplicates) {
+        let members = &by_unit[start[u] as usize..start[u + 1] as usize];
         if members.len() < 2 {
             continue;
         }
-        group.clear();
-        group.extend(members.iter().map(|&pos| (all[pos].1, pos)));
+        let has_duplicate = members.iter().enumerate().any(|(j, &p)| {
+            members[j + 1..]
+                .iter()
+                .any(|&q| all[q as usize].ann == all[p as usize].ann)
+        });
+        if !has_duplicate {
+            continue;
+        }
+        let keep = keep_from.get_or_insert_with(|| (0..all.len() as u32).collect());
+        run_buf.clear();
+        run_buf.extend(members.iter().map(|&pos| (all[pos as usize].ann, pos)));
         // By annotator, then input order.
-        group.sort_unstable();
-        for run in group.chunk_by(|x, y| x.0 == y.0) {
+        run_buf.sort_unstable();
+        for run in run_buf.chunk_by(|x, y| x.0 == y.0) {
             if run.len() < 2 {
                 continue;
             }
@@ -515,71 +569,69 @@ pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, Agreemen
                 first_duplicate = Some((second, first));
             }
             for &(_, pos) in &run[1..] {
-                keep_from[pos] = None;
+                keep[pos as usize] = NONE;
             }
             if opts.duplicates == Duplicates::Last {
-                keep_from[first] = Some(last);
+                keep[first as usize] = last;
             }
         }
     }
     if opts.duplicates == Duplicates::Error
         && let Some((second, first)) = first_duplicate
     {
-        let (u, a, value, index, _) = &all[second];
+        let (s, f) = (all[second as usize], all[first as usize]);
         return Err(AgreementError::Duplicate {
-            index: *index,
-            unit: units
-                .get(*u as usize)
-                .map(|u| unit_key(u).to_string())
-                .unwrap_or_default(),
-            annotator: ann_names
-                .get(*a as usize)
-                .map(|s| s.to_string())
-                .unwrap_or_default(),
-            first: all[first].2.to_string(),
-            second: value.to_string(),
+            index: s.index as usize,
+            unit: unit_name(s.unit),
+            annotator: ann_name(s.ann),
+            first: values[f.value as usize].to_string(),
+            second: values[s.value as usize].to_string(),
         });
     }
-    drop(by_unit_pos);
-    let values: Vec<(Cow<'_, LabelValue>, usize, f64)> =
-        all.iter().map(|k| (k.2.clone(), k.3, k.4)).collect();
-    let mut kept: Vec<Coding<'_>> = Vec::with_capacity(all.len());
-    for (pos, k) in all.into_iter().enumerate() {
-        if let Some(from) = keep_from[pos] {
-            let (value, index, number) = if from == pos {
-                (k.2, k.3, k.4)
-            } else {
-                values[from].clone()
-            };
-            kept.push((k.0, k.1, value, index, number));
+    let mut kept: Vec<Coding> = match keep_from {
+        None => all,
+        Some(keep) => {
+            let mut kept = Vec::with_capacity(all.len());
+            for (pos, k) in all.iter().enumerate() {
+                let from = keep[pos];
+                if let Some(f) = all.get(from as usize) {
+                    kept.push(Coding {
+                        value: f.value,
+                        index: f.index,
+                        ..*k
+                    });
+                }
+            }
+            (start, by_unit) = group(&kept);
+            kept
         }
-    }
-    drop(values);
+    };
 
     // Single-label units.
-    let mut per_unit = vec![0u32; units.len()];
-    for k in &kept {
-        per_unit[k.0 as usize] += 1;
-    }
-    if opts.single == SingleLabels::Drop {
-        kept.retain(|k| per_unit[k.0 as usize] >= 2);
+    if opts.single == SingleLabels::Drop && (0..n_units).any(|u| start[u + 1] - start[u] == 1) {
+        kept.retain(|k| start[k.unit as usize + 1] - start[k.unit as usize] >= 2);
+        (start, by_unit) = group(&kept);
     }
 
-    // The value domain.
-    let unit_name = |u: u32| {
-        units
-            .get(u as usize)
-            .map(|u| unit_key(u).to_string())
-            .unwrap_or_default()
-    };
-    let ann_name = |a: u32| {
-        ann_names
-            .get(a as usize)
-            .map(|s| s.to_string())
-            .unwrap_or_default()
+    // The value domain, from the values the kept labels use.
+    let numbers: Vec<f64> = values
+        .iter()
+        .map(|v| v.as_f64().unwrap_or(f64::NAN))
+        .collect();
+    let mut used = vec![false; values.len()];
+    for k in &kept {
+        used[k.value as usize] = true;
+    }
+    let first_with = |bad: &dyn Fn(u32) -> bool| kept.iter().find(|k| bad(k.value)).copied();
+    let not_numeric = |k: Coding| AgreementError::NotNumeric {
+        index: k.index as usize,
+        unit: unit_name(k.unit),
+        annotator: ann_name(k.ann),
+        value: values[k.value as usize].to_string(),
+        level: opts.level.as_str(),
     };
     let numeric_level = opts.level.is_numeric();
-    let all_numeric = kept.iter().all(|k| !k.4.is_nan());
+    let all_numeric = (0..values.len()).all(|v| !used[v] || !numbers[v].is_nan());
     // How a label's category is found: by its text, or by its number.
     let by_number = opts.categories.is_none() && all_numeric;
     let (categories, points, ordered) = if let Some(given) = &opts.categories {
@@ -594,126 +646,116 @@ pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, Agreemen
             .map(|c| LabelValue::Category(c.clone()).as_f64())
             .collect();
         let given_ix: HashMap<&str, (), FastHash> = cats.iter().map(|c| (c.as_str(), ())).collect();
-        for k in &kept {
-            let key = key_of(&k.2);
-            if !given_ix.contains_key(key.as_ref()) {
-                return Err(AgreementError::OutsideCategories {
-                    index: k.3,
-                    unit: unit_name(k.0),
-                    annotator: ann_name(k.1),
-                    value: key.into_owned(),
-                    categories: cats.join(", "),
-                });
-            }
+        let outside: Vec<bool> = values
+            .iter()
+            .enumerate()
+            .map(|(v, x)| used[v] && !given_ix.contains_key(key_of(x).as_ref()))
+            .collect();
+        if let Some(k) = first_with(&|v| outside[v as usize]) {
+            return Err(AgreementError::OutsideCategories {
+                index: k.index as usize,
+                unit: unit_name(k.unit),
+                annotator: ann_name(k.ann),
+                value: key_of(&values[k.value as usize]).into_owned(),
+                categories: cats.join(", "),
+            });
         }
         if numeric_level
             && pts.is_none()
-            && let Some(k) = kept.iter().find(|k| k.4.is_nan())
+            && let Some(k) = first_with(&|v| numbers[v as usize].is_nan())
         {
-            return Err(not_numeric(k, &unit_name, &ann_name, opts.level));
+            return Err(not_numeric(k));
         }
         (cats, pts, true)
     } else if all_numeric {
-        let mut values: Vec<f64> = kept
-            .iter()
-            // `+ 0.0` makes -0 and 0 one value under `total_cmp`.
-            .map(|k| k.4 + 0.0)
+        // `+ 0.0` makes -0 and 0 one value under `total_cmp`.
+        let mut points: Vec<f64> = (0..values.len())
+            .filter(|&v| used[v])
+            .map(|v| numbers[v] + 0.0)
             .collect();
-        values.sort_by(f64::total_cmp);
-        values.dedup();
-        let names = values.iter().map(|&x| format_number(x)).collect();
-        (names, Some(values), true)
+        points.sort_by(f64::total_cmp);
+        points.dedup();
+        let names = points.iter().map(|&x| format_number(x)).collect();
+        (names, Some(points), true)
     } else {
-        if numeric_level && let Some(k) = kept.iter().find(|k| k.4.is_nan()) {
-            return Err(not_numeric(k, &unit_name, &ann_name, opts.level));
+        if numeric_level && let Some(k) = first_with(&|v| numbers[v as usize].is_nan()) {
+            return Err(not_numeric(k));
         }
         if opts.level == Level::Ordinal {
             return Err(AgreementError::Unordered);
         }
+        let mut names: Vec<String> = Vec::new();
         let mut distinct: HashMap<Cow<'_, str>, (), FastHash> = HashMap::default();
-        for k in &kept {
-            distinct.entry(key_of(&k.2)).or_insert(());
+        for (v, x) in values.iter().enumerate() {
+            if used[v] && distinct.insert(key_of(x), ()).is_none() {
+                names.push(key_of(x).into_owned());
+            }
         }
-        let mut names: Vec<String> = distinct.into_keys().map(Cow::into_owned).collect();
         names.sort();
         (names, None, false)
     };
+    // Each value's category.
     let text_ix: HashMap<&str, u32, FastHash> = categories
         .iter()
         .enumerate()
         .map(|(i, c)| (c.as_str(), i as u32))
         .collect();
-    let category_of = |v: &LabelValue, number: f64| -> u32 {
-        if by_number {
-            let x = number + 0.0;
-            points
-                .as_deref()
-                .and_then(|p| p.binary_search_by(|y| y.total_cmp(&x)).ok())
-                .unwrap_or(0) as u32
-        } else {
-            text_ix.get(key_of(v).as_ref()).copied().unwrap_or(0)
-        }
-    };
+    let category: Vec<u32> = (0..values.len())
+        .map(|v| {
+            if !used[v] {
+                0
+            } else if by_number {
+                let x = numbers[v] + 0.0;
+                points
+                    .as_deref()
+                    .and_then(|p| p.binary_search_by(|y| y.total_cmp(&x)).ok())
+                    .unwrap_or(0) as u32
+            } else {
+                text_ix
+                    .get(key_of(&values[v]).as_ref())
+                    .copied()
+                    .unwrap_or(0)
+            }
+        })
+        .collect();
 
-    // Annotators sorted by name; units keep their order, less those left without labels.
-    let mut order: Vec<u32> = (0..ann_names.len() as u32).collect();
-    order.sort_by(|&x, &y| ann_names[x as usize].cmp(ann_names[y as usize]));
-    let mut rank = vec![0u32; ann_names.len()];
+    // Annotators (those with a label) sorted by name.
+    let mut order: Vec<u32> = (0..ann_seen.len() as u32)
+        .filter(|&a| ann_seen[a as usize])
+        .collect();
+    order.sort_by(|&x, &y| cols.annotators.get(x).cmp(cols.annotators.get(y)));
+    let mut rank = vec![0u32; ann_seen.len()];
     for (r, &a) in order.iter().enumerate() {
         rank[a as usize] = r as u32;
     }
     let annotators: Vec<String> = order
         .iter()
-        .map(|&a| ann_names[a as usize].to_string())
+        .map(|&a| cols.annotators.get(a).to_string())
         .collect();
-    // Ratings grouped by unit (a counting sort keeps the units' order).
-    let mut start = vec![0usize; units.len() + 1];
-    for k in &kept {
-        start[k.0 as usize + 1] += 1;
-    }
-    for u in 0..units.len() {
-        start[u + 1] += start[u];
-    }
-    let mut fill = start.clone();
-    let mut flat = vec![
-        Rating {
-            annotator: 0,
-            category: 0
-        };
-        kept.len()
-    ];
-    for k in &kept {
-        let at = &mut fill[k.0 as usize];
-        flat[*at] = Rating {
-            annotator: rank[k.1 as usize],
-            category: category_of(&k.2, k.4),
-        };
-        *at += 1;
+    // Ratings grouped by unit, units in their order less those left without labels.
+    let mut offsets: Vec<usize> = Vec::with_capacity(n_units + 1);
+    offsets.push(0);
+    let mut entries: Vec<Rating> = Vec::with_capacity(kept.len());
+    for u in 0..n_units {
+        let members = &by_unit[start[u] as usize..start[u + 1] as usize];
+        if members.is_empty() {
+            continue;
+        }
+        let from = entries.len();
+        entries.extend(members.iter().map(|&pos| {
+            let k = kept[pos as usize];
+            Rating {
+                annotator: rank[k.ann as usize],
+                category: category[k.value as usize],
+            }
+        }));
+        entries[from..].sort_unstable();
+        offsets.push(entries.len());
     }
     drop(kept);
-    let mut kept_units = Vec::new();
-    let mut unit_ratings: Vec<&[Rating]> = Vec::new();
-    for (u, unit) in units.iter().enumerate() {
-        let rs = &mut flat[start[u]..start[u + 1]];
-        if !rs.is_empty() {
-            rs.sort_unstable();
-            kept_units.push(unit_key(unit));
-        }
-    }
-    for u in 0..units.len() {
-        if start[u] < start[u + 1] {
-            unit_ratings.push(&flat[start[u]..start[u + 1]]);
-        }
-    }
-    let n_categories = categories.len();
-    let ratings = Ratings::from_units(
-        annotators.len(),
-        n_categories,
-        unit_ratings.into_iter().map(|rs| rs.iter().copied()),
-    )
-    .map_err(|_| AgreementError::Unordered)?;
+    let ratings = Ratings::from_parts(annotators.len(), categories.len(), offsets, entries)
+        .map_err(|_| AgreementError::Unordered)?;
     Ok(Coded {
-        units: kept_units,
         annotators,
         categories,
         points,
@@ -721,21 +763,6 @@ pub fn code(labels: &[Label], opts: &AgreementOptions) -> Result<Coded, Agreemen
         ratings,
         n_missing,
     })
-}
-
-fn not_numeric(
-    k: &Coding<'_>,
-    unit_name: &dyn Fn(u32) -> String,
-    ann_name: &dyn Fn(u32) -> String,
-    level: Level,
-) -> AgreementError {
-    AgreementError::NotNumeric {
-        index: k.3,
-        unit: unit_name(k.0),
-        annotator: ann_name(k.1),
-        value: k.2.to_string(),
-        level: level.as_str(),
-    }
 }
 
 /// Records a statistic: its value, or `None` with the reason stored under `path`.
@@ -766,7 +793,16 @@ pub fn report(
     labels: &[Label],
     opts: &AgreementOptions,
 ) -> Result<AgreementReport, AgreementError> {
-    let coded = code(labels, opts)?;
+    report_columns(&LabelColumns::from_labels(labels), None, opts)
+}
+
+/// The agreement report of the labels of `cols` (all, or the `rows` given).
+pub fn report_columns(
+    cols: &LabelColumns,
+    rows: Option<&[u32]>,
+    opts: &AgreementOptions,
+) -> Result<AgreementReport, AgreementError> {
+    let coded = code_columns(cols, rows, opts)?;
     Ok(report_coded(&coded, opts))
 }
 
@@ -816,6 +852,57 @@ fn pairs(r: &Ratings) -> Vec<(u32, u32, Shared)> {
     out
 }
 
+/// The agreement table (`k x k` counts, row: the first annotator's category) of every pair of
+/// annotators that share a unit, sorted by pair: what [`pairs`] and [`pair_table`] give
+/// without weights, in one pass over the units.
+fn pair_tables(r: &Ratings, k: usize) -> Vec<(u32, u32, Vec<u64>)> {
+    let n_ann = r.n_annotators();
+    let kk = k * k;
+    // Few annotators: pairs found by position; many: by a map.
+    let dense = n_ann <= 64;
+    let mut slot: Vec<u32> = if dense {
+        vec![NONE; n_ann * n_ann]
+    } else {
+        Vec::new()
+    };
+    let mut sparse: HashMap<(u32, u32), u32, FastHash> = HashMap::default();
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
+    // The tables back to back, `k * k` counts each.
+    let mut counts: Vec<u64> = Vec::new();
+    for u in 0..r.n_units() {
+        let rs = r.unit(u);
+        for (i, x) in rs.iter().enumerate() {
+            for y in &rs[i + 1..] {
+                let next = pairs.len() as u32;
+                let s = if dense {
+                    let c = &mut slot[x.annotator as usize * n_ann + y.annotator as usize];
+                    if *c == NONE {
+                        *c = next;
+                    }
+                    *c
+                } else {
+                    *sparse.entry((x.annotator, y.annotator)).or_insert(next)
+                };
+                if s == next {
+                    pairs.push((x.annotator, y.annotator));
+                    counts.resize(counts.len() + kk, 0);
+                }
+                let at = s as usize * kk + x.category as usize * k + y.category as usize;
+                if let Some(cell) = counts.get_mut(at) {
+                    *cell += 1;
+                }
+            }
+        }
+    }
+    let mut out: Vec<(u32, u32, Vec<u64>)> = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, &(a, b))| (a, b, counts[i * kk..(i + 1) * kk].to_vec()))
+        .collect();
+    out.sort_by_key(|t| (t.0, t.1));
+    out
+}
+
 fn pair_table(k: usize, entries: &[(u32, u32, u32)], weights: Option<&[u32]>) -> Vec<Vec<f64>> {
     let mut table = vec![vec![0.0; k]; k];
     for &(u, a, b) in entries {
@@ -839,33 +926,36 @@ fn pair_table(k: usize, entries: &[(u32, u32, u32)], weights: Option<&[u32]>) ->
 /// The report of already-coded labels.
 pub fn report_coded(coded: &Coded, opts: &AgreementOptions) -> AgreementReport {
     let r = &coded.ratings;
-    let t = r.tally();
     let k = coded.categories.len();
     let mut reasons = BTreeMap::new();
     let points = coded.points.as_deref();
     let level = opts.level;
 
-    let headline = |w: Option<&[u32]>| -> [Result<f64, Undefined>; 4] {
-        [
-            percent_agreement_weighted(&t, w),
-            fleiss_kappa_weighted(&t, w),
-            krippendorff_alpha_weighted(&t, level, points, w),
-            gwet_ac1_weighted(&t, w),
-        ]
+    // The three passes over the units are independent.
+    let (t, (pair_list, (annotators, majority_reasons))) = rayon::join(
+        || r.tally(),
+        || rayon::join(|| pair_tables(r, k), || majority_agreement(coded)),
+    );
+    let headline = |t: &Tally, w: Option<&[u32]>| -> [Result<f64, Undefined>; 4] {
+        let [pa, fk, ac] = multi_weighted(t, w);
+        [pa, fk, krippendorff_alpha_weighted(t, level, points, w), ac]
     };
-    let [pa, fk, ka, ac] = headline(None);
+    let [pa, fk, ka, ac] = headline(&t, None);
     let percent_agreement = keep(&mut reasons, "percent_agreement", pa);
     let fleiss_kappa = keep(&mut reasons, "fleiss_kappa", fk);
     let krippendorff_alpha = keep(&mut reasons, "krippendorff_alpha", ka);
     let gwet_ac1 = keep(&mut reasons, "gwet_ac1", ac);
 
-    let pair_list = pairs(r);
     let mut cohen = Vec::with_capacity(pair_list.len());
-    for (i, (a, b, entries)) in pair_list.iter().enumerate() {
-        let table = pair_table(k, entries, None);
+    for (i, (a, b, counts)) in pair_list.iter().enumerate() {
+        let table: Vec<Vec<f64>> = counts
+            .chunks(k.max(1))
+            .map(|row| row.iter().map(|&c| c as f64).collect())
+            .collect();
         let kappas = cohen_kappas_from_table(&table);
         let analytic = cohen_kappa_analytic(&table, opts.bootstrap.level).ok();
-        let agree = entries.iter().filter(|e| e.1 == e.2).count();
+        let n_shared: u64 = counts.iter().sum();
+        let agree: u64 = (0..k).map(|c| counts[c * k + c]).sum();
         let path = format!("cohen_kappa[{i}]");
         let (wl, wq) = if coded.ordered {
             (
@@ -897,14 +987,14 @@ pub fn report_coded(coded: &Coded, opts: &AgreementOptions) -> AgreementReport {
                 .get(*b as usize)
                 .cloned()
                 .unwrap_or_default(),
-            n: entries.len(),
+            n: n_shared as usize,
             kappa: keep(&mut reasons, &format!("{path}.kappa"), kappas.kappa),
             weighted_linear: wl,
             weighted_quadratic: wq,
-            percent_agreement: if entries.is_empty() {
+            percent_agreement: if n_shared == 0 {
                 None
             } else {
-                Some(agree as f64 / entries.len() as f64)
+                Some(agree as f64 / n_shared as f64)
             },
             kappa_ci: None,
             kappa_se: analytic.map(|a| a.1),
@@ -912,7 +1002,7 @@ pub fn report_coded(coded: &Coded, opts: &AgreementOptions) -> AgreementReport {
         });
     }
 
-    let annotators = majority_agreement(coded, &mut reasons);
+    reasons.extend(majority_reasons);
 
     let mut report = AgreementReport {
         n_items: r.n_units(),
@@ -947,15 +1037,7 @@ pub fn report_coded(coded: &Coded, opts: &AgreementOptions) -> AgreementReport {
         let group_pairs = pairs(&grouped);
         // One pass of resamples computes every interval, so all come from the same draws.
         let values: Vec<Vec<f64>> = map_group_weights(&sizes, boot.replicates, boot.seed, |w| {
-            let mut out: Vec<f64> = [
-                percent_agreement_weighted(&gt, Some(w)),
-                fleiss_kappa_weighted(&gt, Some(w)),
-                krippendorff_alpha_weighted(&gt, level, points, Some(w)),
-                gwet_ac1_weighted(&gt, Some(w)),
-            ]
-            .into_iter()
-            .map(ok_or_nan)
-            .collect();
+            let mut out: Vec<f64> = headline(&gt, Some(w)).into_iter().map(ok_or_nan).collect();
             for (_, _, entries) in &group_pairs {
                 let table = pair_table(k, entries, Some(w));
                 out.push(ok_or_nan(cohen_kappa_from_table(
@@ -1000,11 +1082,10 @@ pub fn report_coded(coded: &Coded, opts: &AgreementOptions) -> AgreementReport {
     report
 }
 
-/// Each annotator against the plurality label of the other annotators on the same unit.
-fn majority_agreement(
-    coded: &Coded,
-    reasons: &mut BTreeMap<String, String>,
-) -> Vec<AnnotatorReport> {
+/// Each annotator against the plurality label of the other annotators on the same unit, and
+/// the reasons for the figures that are null.
+fn majority_agreement(coded: &Coded) -> (Vec<AnnotatorReport>, Vec<(String, String)>) {
+    let mut reasons = Vec::new();
     let r = &coded.ratings;
     let n_ann = coded.annotators.len();
     let mut given = vec![0usize; n_ann];
@@ -1047,14 +1128,14 @@ fn majority_agreement(
             counts[x.category as usize] = 0;
         }
     }
-    (0..n_ann)
+    let reports = (0..n_ann)
         .map(|a| {
             let value = if compared[a] == 0 {
-                reasons.insert(
+                reasons.push((
                     format!("annotators[{a}].agreement_with_majority"),
                     "no item where the other annotators have a single most common label"
                         .to_string(),
-                );
+                ));
                 None
             } else {
                 Some(agreed[a] as f64 / compared[a] as f64)
@@ -1066,7 +1147,8 @@ fn majority_agreement(
                 n_compared: compared[a],
             }
         })
-        .collect()
+        .collect();
+    (reports, reasons)
 }
 
 /// How to split labels into windows for drift.
@@ -1133,39 +1215,57 @@ pub fn drift(
     opts: &AgreementOptions,
     thresholds: &Thresholds,
 ) -> Result<DriftReport, AgreementError> {
-    let mut groups: Vec<(String, Option<i64>, Vec<usize>)> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
+    drift_columns(&LabelColumns::from_labels(labels), by, opts, thresholds)
+}
+
+/// [`drift`] on the labels of `cols`.
+pub fn drift_columns(
+    cols: &LabelColumns,
+    by: &DriftBy,
+    opts: &AgreementOptions,
+    thresholds: &Thresholds,
+) -> Result<DriftReport, AgreementError> {
+    let n = cols.len();
+    // Windows in order of first appearance: (name, start of a time window, rows).
+    let mut groups: Vec<(String, Option<i64>, Vec<u32>)> = Vec::new();
+    let mut index: HashMap<i64, usize> = HashMap::new();
     let mut without = 0;
+    let time_at = |i: usize| cols.time.get(i).copied().filter(|&t| t != NO_TIME);
     let origin = match by {
-        DriftBy::Time { .. } => labels
-            .iter()
-            .filter_map(Label::timestamp)
+        DriftBy::Time { .. } => (0..n)
+            .filter_map(time_at)
             .min()
             .map(|t| t.div_euclid(86_400) * 86_400),
         _ => None,
     };
-    for (i, l) in labels.iter().enumerate() {
+    for i in 0..n {
+        let id = |col: &Vec<u32>| col.get(i).copied().filter(|&v| v != NONE);
+        // The window's key: its start, or the id of the round or version.
         let key = match by {
-            DriftBy::Time { window_secs } => match (l.timestamp(), origin) {
+            DriftBy::Time { window_secs } => match (time_at(i), origin) {
                 (Some(t), Some(o)) => {
                     let w = (*window_secs).max(1);
-                    let start = o + (t - o).div_euclid(w) * w;
-                    Some((start.to_string(), Some(start)))
+                    Some(o + (t - o).div_euclid(w) * w)
                 }
                 _ => None,
             },
-            DriftBy::Round => l.round.clone().map(|r| (r, None)),
-            DriftBy::GuidelineVersion => l.guideline_version.clone().map(|r| (r, None)),
+            DriftBy::Round => id(&cols.round).map(i64::from),
+            DriftBy::GuidelineVersion => id(&cols.guideline).map(i64::from),
         };
-        let Some((key, start)) = key else {
+        let Some(key) = key else {
             without += 1;
             continue;
         };
-        let g = *index.entry(key.clone()).or_insert_with(|| {
-            groups.push((key, start, Vec::new()));
+        let g = *index.entry(key).or_insert_with(|| {
+            let (name, start) = match by {
+                DriftBy::Time { .. } => (key.to_string(), Some(key)),
+                DriftBy::Round => (cols.rounds.get(key as u32).to_string(), None),
+                DriftBy::GuidelineVersion => (cols.guidelines.get(key as u32).to_string(), None),
+            };
+            groups.push((name, start, Vec::new()));
             groups.len() - 1
         });
-        groups[g].2.push(i);
+        groups[g].2.push(i as u32);
     }
     if matches!(by, DriftBy::Time { .. }) {
         groups.sort_by_key(|g| g.1);
@@ -1176,14 +1276,7 @@ pub fn drift(
     };
     let mut windows = Vec::with_capacity(groups.len());
     for (key, start, members) in groups {
-        let subset: Vec<Label> = members
-            .iter()
-            .filter_map(|&i| labels.get(i).cloned())
-            .collect();
-        let report = match report(&subset, opts) {
-            Ok(r) => r,
-            Err(e) => return Err(reindex(e, &members)),
-        };
+        let report = report_columns(cols, Some(&members), opts)?;
         let flags = thresholds.check(&report);
         let (window, start, end) = match (start, window_secs) {
             (Some(s), Some(w)) => {
@@ -1209,53 +1302,6 @@ pub fn drift(
         n_without_key: without,
         windows,
     })
-}
-
-/// Maps an error's label index in a subset back to the index in the whole input.
-fn reindex(e: AgreementError, members: &[usize]) -> AgreementError {
-    let fix = |i: usize| members.get(i).copied().unwrap_or(i);
-    match e {
-        AgreementError::Duplicate {
-            index,
-            unit,
-            annotator,
-            first,
-            second,
-        } => AgreementError::Duplicate {
-            index: fix(index),
-            unit,
-            annotator,
-            first,
-            second,
-        },
-        AgreementError::NotNumeric {
-            index,
-            unit,
-            annotator,
-            value,
-            level,
-        } => AgreementError::NotNumeric {
-            index: fix(index),
-            unit,
-            annotator,
-            value,
-            level,
-        },
-        AgreementError::OutsideCategories {
-            index,
-            unit,
-            annotator,
-            value,
-            categories,
-        } => AgreementError::OutsideCategories {
-            index: fix(index),
-            unit,
-            annotator,
-            value,
-            categories,
-        },
-        AgreementError::Unordered => AgreementError::Unordered,
-    }
 }
 
 /// The whole result of `gavel agree`: the report on all labels, the drift windows when asked
@@ -1322,9 +1368,20 @@ pub fn agree(
     by: Option<&DriftBy>,
     thresholds: &Thresholds,
 ) -> Result<AgreeResult, AgreementError> {
-    let overall = report(labels, opts)?;
+    agree_columns(&LabelColumns::from_labels(labels), opts, by, thresholds)
+}
+
+/// [`agree`] on the labels of `cols` (what `gavel agree` runs: the labels are read straight
+/// into columns).
+pub fn agree_columns(
+    cols: &LabelColumns,
+    opts: &AgreementOptions,
+    by: Option<&DriftBy>,
+    thresholds: &Thresholds,
+) -> Result<AgreeResult, AgreementError> {
+    let overall = report_columns(cols, None, opts)?;
     let drift = by
-        .map(|by| drift(labels, by, opts, thresholds))
+        .map(|by| drift_columns(cols, by, opts, thresholds))
         .transpose()?;
     let gate = thresholds.any().then(|| {
         let mut failed: Vec<GateFailure> = thresholds
@@ -1459,24 +1516,6 @@ impl Thresholds {
 mod tests {
     use super::*;
     use gavel_core::{Format, RecordReader};
-
-    #[test]
-    fn units_with_one_hash_stay_apart() {
-        let mut ix = UnitIndex::with_capacity(4);
-        let (a, b, c) = (
-            ("q1", None, None),
-            ("q2", None, Some("m")),
-            ("q1", Some(("x", "y")), None),
-        );
-        assert_eq!(ix.get_or_insert(7, a), 0);
-        assert_eq!(ix.get_or_insert(7, b), 1);
-        assert_eq!(ix.get_or_insert(7, c), 2);
-        assert_eq!(ix.get_or_insert(7, b), 1);
-        assert_eq!(ix.get_or_insert(7, a), 0);
-        assert_eq!(ix.get_or_insert(9, ("q3", None, None)), 3);
-        assert_eq!(ix.get_or_insert(7, c), 2);
-        assert_eq!(ix.into_units(), vec![a, b, c, ("q3", None, None)]);
-    }
 
     fn labels(jsonl: &str) -> Vec<Label> {
         RecordReader::from_reader(

@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use gavel_core::{ItemColumn, Label, LabelValue, Location, RecordReader, WideSpec};
+use gavel_core::{ItemColumn, Label, LabelColumns, LabelValue, Location, RecordReader, WideSpec};
 use gavel_stats::agreement::Level;
 use gavel_stats::agreement::report::{
     AgreementOptions, AgreementReport, DriftBy, DriftReport, Duplicates, SingleLabels, Thresholds,
-    agree,
+    agree_columns,
 };
 use gavel_stats::bootstrap::{BootstrapConfig, Interval};
 
@@ -267,14 +267,30 @@ impl LabelSource {
     }
 }
 
-/// Turns a library error about label `index` into one that names its file and line.
-pub(crate) fn locate(
-    e: gavel_stats::agreement::AgreementError,
-    origins: &[Location],
-) -> anyhow::Error {
-    match e.index().and_then(|i| origins.get(i)) {
-        Some(loc) => anyhow::anyhow!("{loc}: {e}"),
-        None => anyhow::anyhow!("{e}"),
+impl LabelSource {
+    /// Reads every label of a file into columns, values as written (the caller applies the
+    /// `--map` rewrites once, to the columns' values: [`LabelColumns::map_values`]).
+    pub(crate) fn read_columns(&self, path: &Path, cols: &mut LabelColumns) -> anyhow::Result<()> {
+        let reader = RecordReader::open(path)?;
+        let Some(spec) = &self.wide else {
+            // Long format: JSONL scanned straight into the columns, other formats as labels.
+            cols.read(reader)?;
+            return Ok(());
+        };
+        for raw in reader {
+            let raw = raw?;
+            let location = raw.location.clone();
+            let labels = spec
+                .labels(raw)
+                .map_err(|error| gavel_core::ReadError::Field {
+                    location: location.clone(),
+                    error,
+                })?;
+            for l in &labels {
+                cols.push_label(l, &location)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -283,14 +299,13 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
     let args = *args.inner;
     let map = ValueMap::parse(&args.map)?;
     let source = LabelSource::new(args.wide, &args.item_column, args.columns.as_deref(), map);
-    let mut labels = Vec::new();
-    let mut origins = Vec::new();
+    let mut cols = LabelColumns::default();
     for path in &args.data {
         source
-            .read(path, &mut labels, &mut origins)
+            .read_columns(path, &mut cols)
             .with_context(|| format!("reading labels from {}", path.display()))?;
     }
-    if labels.is_empty() {
+    if cols.is_empty() {
         anyhow::bail!(
             "no labels in {}",
             args.data
@@ -299,6 +314,9 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+    }
+    if !source.map.0.is_empty() {
+        cols.map_values(|v| source.map.apply(v));
     }
     let opts = AgreementOptions {
         level: args.level,
@@ -326,12 +344,14 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
         "round" => DriftBy::Round,
         _ => DriftBy::GuidelineVersion,
     });
-    let result =
-        agree(&labels, &opts, by.as_ref(), &thresholds).map_err(|e| locate(e, &origins))?;
-    // The process ends with the command: freeing a million labels one string at a time costs
-    // about as much as the statistics, so the memory is left to the operating system.
-    std::mem::forget(labels);
-    std::mem::forget(origins);
+    let result = agree_columns(&cols, &opts, by.as_ref(), &thresholds).map_err(|e| {
+        match e.index().and_then(|i| cols.location(i)) {
+            Some(loc) => anyhow::anyhow!("{loc}: {e}"),
+            None => anyhow::anyhow!("{e}"),
+        }
+    })?;
+    // The process ends with the command: the columns' memory is left to the operating system.
+    std::mem::forget(cols);
     if let Some(d) = &result.drift
         && d.n_without_key > 0
     {

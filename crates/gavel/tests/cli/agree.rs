@@ -384,3 +384,202 @@ fn reproduces_pandalm_inter_annotator_kappas() {
     }
     close(&v["cohen_kappa"][0]["kappa"], 0.8520226785167024);
 }
+
+/// Labels in awkward shapes: escapes, numbers and strings for one value, `null`, booleans,
+/// items with one label, pairs given in both orders, pointwise models, extra fields (nested
+/// too), duplicates, times, rounds and guideline versions. JSONL lines (blank lines among them).
+fn awkward_lines() -> Vec<String> {
+    let mut lines = Vec::new();
+    let values = [
+        "\"A\"",
+        "\"B\"",
+        "1",
+        "\"1\"",
+        "1.0",
+        "null",
+        "true",
+        "\"ti\\u0065\"",
+        "2",
+        "\"B\"",
+    ];
+    for i in 0..60 {
+        for (a, name) in ["ann", "b\\\"ob", "c\\u00e9", "dan"].iter().enumerate() {
+            if (i + a) % 7 == 3 {
+                continue;
+            }
+            let value = values[(i * 3 + a * 5 + i / 4) % values.len()];
+            let item = if i % 5 == 0 {
+                format!("q\\u00e9{i}")
+            } else {
+                format!("q{i}")
+            };
+            let mut extra = String::new();
+            if i % 6 == 1 {
+                extra.push_str(if a % 2 == 0 {
+                    ", \"model_a\": \"m1\", \"model_b\": \"m2\""
+                } else {
+                    ", \"model_a\": \"m2\", \"model_b\": \"m1\""
+                });
+            }
+            if i % 6 == 2 {
+                extra.push_str(", \"model\": \"m3\"");
+            }
+            if i % 4 == 0 {
+                extra.push_str(&format!(", \"note\": {{\"k\": [1, \"{i}\"]}}, \"n\": {i}"));
+            }
+            extra.push_str(&format!(
+                ", \"time\": \"2024-05-{:02}T{:02}:00:00Z\", \"round\": {}, \"guideline_version\": \"v{}\"",
+                1 + i % 20,
+                a * 3,
+                // A number (read by the generic reader) or a string (scanned).
+                if a == 3 || i % 2 == 1 {
+                    format!("\"{}\"", i % 3)
+                } else {
+                    (i % 3).to_string()
+                },
+                i / 30
+            ));
+            lines.push(format!(
+                "{{\"item\": \"{item}\", \"annotator\": \"{name}\", \"label\": {value}{extra}}}"
+            ));
+        }
+        if i % 10 == 9 {
+            lines.push(String::new());
+        }
+    }
+    // Duplicates: the same annotator on the same item again, and a single-label item.
+    lines.push(r#"{"item":"q4","annotator":"ann","label":"B"}"#.to_string());
+    lines.push(r#"{"item":"q7","annotator":"dan","label":2}"#.to_string());
+    lines.push(r#"{"item":"lonely","annotator":"dan","label":"A"}"#.to_string());
+    lines
+}
+
+/// `gavel agree --format json` on `file` with `args`: exit status, stdout, stderr.
+fn agree_json(dir: &std::path::Path, file: &str, args: &[&str]) -> (bool, String, String) {
+    let out = gavel(dir)
+        .args(["agree", "--data", file, "--format", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn jsonl_columns_equal_the_generic_reader() {
+    // JSONL is scanned straight into columns; a JSON array of the same records goes through
+    // the generic reader. Every report must be the same, byte for byte.
+    let dir = temp_dir();
+    let lines = awkward_lines();
+    let mut jsonl = lines.join("\r\n");
+    jsonl.push('\n');
+    write(dir.path(), "labels.jsonl", &jsonl);
+    let records: Vec<&String> = lines.iter().filter(|l| !l.is_empty()).collect();
+    let array = format!(
+        "[{}]",
+        records
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(",\n")
+    );
+    write(dir.path(), "labels.json", &array);
+    let runs: &[&[&str]] = &[
+        &["--duplicates", "first", "--bootstrap", "50"],
+        &["--duplicates", "last", "--bootstrap", "0"],
+        &["--duplicates", "last", "--single-label", "drop"],
+        &["--duplicates", "first", "--map", "1=A,true=null,2=tie"],
+        &[
+            "--duplicates",
+            "first",
+            "--by",
+            "round",
+            "--min-alpha",
+            "0.9",
+        ],
+        &["--duplicates", "last", "--by", "guideline_version"],
+        &["--duplicates", "first", "--by", "time", "--window", "3d"],
+        &["--duplicates", "first", "--categories", "A,B,1,tie,true,2"],
+    ];
+    for args in runs {
+        let (ok_l, out_l, err_l) = agree_json(dir.path(), "labels.jsonl", args);
+        let (ok_j, out_j, err_j) = agree_json(dir.path(), "labels.json", args);
+        assert!(!out_l.is_empty(), "{args:?}: {err_l}");
+        assert_eq!(ok_l, ok_j, "{args:?}");
+        assert_eq!(out_l, out_j, "{args:?}");
+        let v: serde_json::Value = serde_json::from_str(&out_l).unwrap();
+        assert!(v["n_labels"].as_u64().unwrap() > 150, "{args:?}");
+        assert!(v["n_missing"].as_u64().unwrap() > 0, "{args:?}");
+        assert_eq!(v["cohen_kappa"].as_array().unwrap().len(), 6, "{args:?}");
+        if args.contains(&"--by") {
+            assert!(
+                v["drift"]["windows"].as_array().unwrap().len() >= 2,
+                "{args:?}"
+            );
+        }
+        // Warnings (labels without a round, ...) too; errors name each its own file.
+        assert_eq!(
+            err_l.replace("labels.jsonl", "F"),
+            err_j.replace("labels.json", "F"),
+            "{args:?}"
+        );
+    }
+    // The default duplicates policy stops at the first duplicate, named by file and line.
+    let (ok, _, err) = agree_json(dir.path(), "labels.jsonl", &[]);
+    let line = lines
+        .iter()
+        .position(|l| l.starts_with(r#"{"item":"q4","annotator":"ann""#))
+        .unwrap()
+        + 1;
+    assert!(!ok);
+    assert!(
+        err.contains(&format!(
+            "labels.jsonl:{line}: annotator `ann` labelled q4 twice"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn numeric_levels_and_tables_read_alike() {
+    // Likert scores as numbers, numeric strings and decimals; CSV goes through its reader.
+    let dir = temp_dir();
+    let mut jsonl = String::new();
+    let mut csv = String::from("item,annotator,label\n");
+    for i in 0..40 {
+        for a in 0..3 {
+            let score = (i * (a + 2) + i / 3) % 5 + 1;
+            let (json_value, cell) = match (i + a) % 6 {
+                0 => (format!("\"{score}\""), score.to_string()),
+                1 => (format!("{score}.5"), format!("{score}.5")),
+                2 if i % 9 == 0 => ("null".to_string(), String::new()),
+                _ => (score.to_string(), score.to_string()),
+            };
+            jsonl.push_str(&format!(
+                "{{\"item\":\"s{i}\",\"annotator\":\"r{a}\",\"label\":{json_value}}}\n"
+            ));
+            csv.push_str(&format!("s{i},r{a},{cell}\n"));
+        }
+    }
+    write(dir.path(), "scores.jsonl", &jsonl);
+    write(dir.path(), "scores.csv", &csv);
+    for level in ["nominal", "ordinal", "interval", "ratio"] {
+        let args = ["--level", level, "--bootstrap", "30"];
+        let (ok_l, out_l, err_l) = agree_json(dir.path(), "scores.jsonl", &args);
+        let (_, out_c, _) = agree_json(dir.path(), "scores.csv", &args);
+        assert!(ok_l, "{err_l}");
+        assert_eq!(out_l, out_c, "{level}");
+    }
+    // A category among numbers: the interval level names the label's file and line.
+    jsonl.push_str("{\"item\":\"s1\",\"annotator\":\"r9\",\"label\":\"high\"}\n");
+    write(dir.path(), "scores.jsonl", &jsonl);
+    let (ok, _, err) = agree_json(dir.path(), "scores.jsonl", &["--level", "interval"]);
+    assert!(!ok);
+    assert!(
+        err.contains("scores.jsonl:121: label `high` of annotator `r9`"),
+        "{err}"
+    );
+}
