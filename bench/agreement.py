@@ -135,15 +135,16 @@ def main():
     g_cpu = LAST_CPU["s"]
     g = json.loads(out)
     out, p_wall, p_rss = run([args.python, "-c", REF_ALPHA, big])
+    p_cpu = LAST_CPU["s"]
     p = json.loads(out)
     assert abs(g["krippendorff_alpha"] - p["alpha"]) < 1e-9, (g["krippendorff_alpha"], p["alpha"])
     assert abs(g["fleiss_kappa"] - p["fleiss"]) < 1e-9, (g["fleiss_kappa"], p["fleiss"])
     n_labels = g["n_labels"]
     print(f"\n[1] alpha + Fleiss' kappa, {n_labels:,} labels (gavel also computes pairs, AC1, majority)")
     print(f"  gavel agree      {g_wall:8.2f} s  {g_rss:8.1f} MiB   alpha {g['krippendorff_alpha']:.12f}  (CPU {g_cpu:.2f} s)")
-    print(f"  python (total)   {p_wall:8.2f} s  {p_rss:8.1f} MiB   alpha {p['alpha']:.12f}")
+    print(f"  python (total)   {p_wall:8.2f} s  {p_rss:8.1f} MiB   alpha {p['alpha']:.12f}  (CPU {p_cpu:.2f} s)")
     print(f"  python compute: alpha {p['alpha_s']:.2f} s, fleiss {p['fleiss_s']:.2f} s, read+pivot {p['read']:.2f} s")
-    print(f"  ratio (total wall): {p_wall / g_wall:.1f}x")
+    print(f"  ratio (total wall): {p_wall / g_wall:.1f}x; CPU (user + system): {p_cpu / g_cpu:.1f}x")
 
     # 2. 1,000 bootstrap resamples of kappa on 100,000 items.
     pairs = os.path.join(tmp, "pairs.jsonl")

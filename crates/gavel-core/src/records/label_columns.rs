@@ -1439,6 +1439,17 @@ mod tests {
     }
 
     #[test]
+    fn lines_longer_than_a_batch() {
+        let long = "x".repeat(9 << 20);
+        let text = format!(
+            "{{\"item\":\"a\",\"annotator\":\"x\",\"label\":1}}\n{{\"item\":\"b\",\"annotator\":\"x\",\"label\":2,\"note\":\"{long}\"}}\n{{\"item\":\"{long}\",\"annotator\":\"y\",\"label\":3}}"
+        );
+        assert_eq!(assert_same(text.as_bytes()), 3);
+        let (c, _) = scanned(text.as_bytes());
+        assert_eq!(c.items.get(c.item[2]).len(), 9 << 20);
+    }
+
+    #[test]
     fn locations_follow_anchors() {
         let (c, _) = scanned(b"\n{\"item\":\"a\",\"annotator\":\"x\",\"label\":1}\n\n{\"item\":\"b\",\"annotator\":\"x\",\"label\":1}\n");
         assert_eq!(c.location(0).unwrap().to_string(), "l:2");
