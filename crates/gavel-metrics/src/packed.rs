@@ -28,9 +28,9 @@ const DIRECT: usize = 256;
 /// The hypothesis' characters and their ids.
 #[derive(Debug, Default)]
 pub(crate) struct Alphabet {
-    generation: u32,
-    /// Code points below [`DIRECT`]: (generation, id).
-    direct: Vec<(u32, u16)>,
+    /// Code points below [`DIRECT`]: their id, 0 if the hypothesis lacks them (cleared for each
+    /// hypothesis: 512 bytes).
+    direct: Vec<u16>,
     /// Other code points of this hypothesis.
     other: HashMap<u32, u16, BuildHasherDefault<WordHasher>>,
     len: u16,
@@ -40,14 +40,13 @@ impl Alphabet {
     /// Forgets the last hypothesis.
     fn begin(&mut self) {
         if self.direct.is_empty() {
-            self.direct = vec![(0, 0); DIRECT];
+            self.direct = vec![0; DIRECT];
+        } else {
+            self.direct.fill(0);
         }
-        self.generation = self.generation.wrapping_add(1);
-        if self.generation == 0 {
-            self.direct.fill((0, 0));
-            self.generation = 1;
+        if !self.other.is_empty() {
+            self.other.clear();
         }
-        self.other.clear();
         self.len = 0;
     }
 
@@ -59,7 +58,12 @@ impl Alphabet {
         if text.is_ascii() {
             for &b in text.as_bytes() {
                 if whitespace || !ASCII_SPACE[usize::from(b)] {
-                    out.push(self.insert(u32::from(b))?);
+                    let mut id = self.direct[usize::from(b)];
+                    if id == 0 {
+                        id = self.next_id()?;
+                        self.direct[usize::from(b)] = id;
+                    }
+                    out.push(id);
                 }
             }
         } else {
@@ -79,7 +83,7 @@ impl Alphabet {
         if text.is_ascii() {
             for &b in text.as_bytes() {
                 if whitespace || !ASCII_SPACE[usize::from(b)] {
-                    out.push(self.get(u32::from(b)));
+                    out.push(self.direct[usize::from(b)]);
                 }
             }
         } else {
@@ -95,12 +99,12 @@ impl Alphabet {
     #[inline]
     fn insert(&mut self, c: u32) -> Option<u16> {
         if (c as usize) < DIRECT {
-            let e = self.direct[c as usize];
-            if e.0 == self.generation {
-                return Some(e.1);
+            let id = self.direct[c as usize];
+            if id != 0 {
+                return Some(id);
             }
             let id = self.next_id()?;
-            self.direct[c as usize] = (self.generation, id);
+            self.direct[c as usize] = id;
             return Some(id);
         }
         if let Some(&id) = self.other.get(&c) {
@@ -124,8 +128,7 @@ impl Alphabet {
     #[inline]
     fn get(&self, c: u32) -> u16 {
         if (c as usize) < DIRECT {
-            let e = self.direct[c as usize];
-            return if e.0 == self.generation { e.1 } else { 0 };
+            return self.direct[c as usize];
         }
         self.other.get(&c).copied().unwrap_or(0)
     }
