@@ -452,7 +452,10 @@ fn browser_sign_in_label_by_keyboard_agreement_and_xss() {
         if std::env::var_os("CI").is_some() || std::env::var_os("GAVEL_REQUIRE_BROWSER").is_some() {
             panic!("the browser tests need node, chromium and `npm ci` in tests/browser ({why})");
         }
-        eprintln!("notice: browser tests skipped ({why}); .ci/run installs them");
+        #[allow(clippy::print_stderr)] // the skip notice belongs on the test's own stderr
+        {
+            eprintln!("notice: browser tests skipped ({why}); .ci/run installs them");
+        }
         return;
     }
     let dir = temp_dir();
@@ -581,7 +584,10 @@ fn browser_sign_in_label_by_keyboard_agreement_and_xss() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    #[allow(clippy::print_stderr)] // the browser log belongs on the test's own stderr
+    {
+        eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    }
     assert!(out.status.success(), "browser tests failed:\n{stdout}");
     assert!(stdout.contains(" passed, 0 failed"));
     let log = server.kill();
