@@ -3,6 +3,7 @@
 //!
 //! This crate does not print; progress is reported through callbacks.
 
+pub mod attention;
 pub mod config;
 pub mod data;
 pub mod error;

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use candle_core::{D, DType, Device, Tensor, Var};
 use rayon::prelude::*;
@@ -176,6 +177,18 @@ impl Ctx {
             kernels: Kernels::Fast,
             dropout: None,
         }
+    }
+
+    /// The dropout of the fused attention's probabilities, drawing its seed from the stream.
+    fn attention_dropout(&mut self) -> Option<crate::attention::AttnDropout> {
+        let d = self.dropout.as_mut()?;
+        if d.attention <= 0.0 {
+            return None;
+        }
+        Some(crate::attention::AttnDropout {
+            p: d.attention,
+            seed: d.rng.next_u64(),
+        })
     }
 
     fn drop(&mut self, x: Tensor, attention: bool) -> Result<Tensor> {
@@ -457,13 +470,52 @@ impl Encoder {
         }
         let x = self.emb_norm.forward(&x, ctx)?;
         let mut x = ctx.drop(x, false)?;
+        // The padding bias as the fused attention takes it, (B, T).
+        let bias = if ctx.kernels == Kernels::Fast {
+            Some(Arc::new(batch.attn_bias.flatten_all()?.to_vec1::<f32>()?))
+        } else {
+            None
+        };
         for layer in &self.layers {
-            x = self.layer(layer, &x, batch, ctx)?;
+            x = self.layer(layer, &x, batch, bias.as_ref(), ctx)?;
         }
         Ok(x)
     }
 
-    fn layer(&self, l: &Layer, x: &Tensor, batch: &Batch, ctx: &mut Ctx) -> Result<Tensor> {
+    fn layer(
+        &self,
+        l: &Layer,
+        x: &Tensor,
+        batch: &Batch,
+        bias: Option<&Arc<Vec<f32>>>,
+        ctx: &mut Ctx,
+    ) -> Result<Tensor> {
+        let nh = self.cfg.num_attention_heads;
+        let attended = match bias {
+            Some(bias) => {
+                let q = l.query.forward(x)?;
+                let k = l.key.forward(x)?;
+                let v = l.value.forward(x)?;
+                let dropout = ctx.attention_dropout();
+                crate::attention::attention(&q, &k, &v, nh, bias.clone(), dropout)?
+            }
+            None => self.attention(l, x, batch, ctx)?,
+        };
+        let a = ctx.drop(l.attn_out.forward(&attended)?, false)?;
+        let x = l.attn_norm.forward(&(a + x)?, ctx)?;
+        let inner = l.inter.forward(&x)?;
+        let inner = match self.act {
+            Act::GeluErf if ctx.kernels == Kernels::Fast => crate::kernels::gelu(&inner)?,
+            Act::GeluErf => inner.gelu_erf()?,
+            Act::GeluTanh => inner.gelu()?,
+            Act::Relu => inner.relu()?,
+        };
+        let o = ctx.drop(l.out.forward(&inner)?, false)?;
+        l.out_norm.forward(&(o + x)?, ctx)
+    }
+
+    /// Attention spelled out in candle's primitives (the reference for the fused operation).
+    fn attention(&self, l: &Layer, x: &Tensor, batch: &Batch, ctx: &mut Ctx) -> Result<Tensor> {
         let (b, t, h) = x.dims3()?;
         let nh = self.cfg.num_attention_heads;
         let hd = self.cfg.head_dim();
@@ -477,22 +529,11 @@ impl Encoder {
         let scores = scores.broadcast_add(&batch.attn_bias)?;
         let probs = softmax(&scores, ctx)?;
         let probs = ctx.drop(probs, true)?;
-        let attended = probs
+        Ok(probs
             .matmul(&v)?
             .transpose(1, 2)?
             .contiguous()?
-            .reshape((b, t, h))?;
-        let a = ctx.drop(l.attn_out.forward(&attended)?, false)?;
-        let x = l.attn_norm.forward(&(a + x)?, ctx)?;
-        let inner = l.inter.forward(&x)?;
-        let inner = match self.act {
-            Act::GeluErf if ctx.kernels == Kernels::Fast => crate::kernels::gelu(&inner)?,
-            Act::GeluErf => inner.gelu_erf()?,
-            Act::GeluTanh => inner.gelu()?,
-            Act::Relu => inner.relu()?,
-        };
-        let o = ctx.drop(l.out.forward(&inner)?, false)?;
-        l.out_norm.forward(&(o + x)?, ctx)
+            .reshape((b, t, h))?)
     }
 }
 
