@@ -363,7 +363,7 @@ impl CustomOp3 for Attention {
 }
 
 /// Runs a SIMD operation with the best instruction set this CPU has (chosen at run time).
-fn dispatch<Op: WithSimd>(op: Op) -> Op::Output {
+pub(crate) fn dispatch<Op: WithSimd>(op: Op) -> Op::Output {
     #[cfg(target_arch = "x86_64")]
     {
         // Tests run every instruction set this CPU has (0 = best, 1 = AVX2, 2 = scalar).
@@ -391,7 +391,7 @@ fn dispatch<Op: WithSimd>(op: Op) -> Op::Output {
 /// e^r by the Cephes `expf` polynomial (relative error about 1e-7), 2^n built in the exponent
 /// bits. Below -87 the result is 0 (so masked scores give exactly 0, as `expf` does).
 #[inline(always)]
-fn exp_v<S: Simd>(s: S, x: S::f32s) -> S::f32s {
+pub(crate) fn exp_v<S: Simd>(s: S, x: S::f32s) -> S::f32s {
     let lo = s.splat_f32s(-87.0);
     let tiny = s.less_than_f32s(x, lo);
     let x = s.min_f32s(s.max_f32s(x, lo), s.splat_f32s(88.0));

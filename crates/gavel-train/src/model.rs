@@ -105,6 +105,11 @@ pub struct Linear {
 impl Linear {
     /// Applies the layer to `(..., in)`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.product(x)?.broadcast_add(&self.b)?)
+    }
+
+    /// `x Wᵀ` without the bias (for kernels that add it themselves).
+    fn product(&self, x: &Tensor) -> Result<Tensor> {
         let dims = x.dims().to_vec();
         let last = dims[dims.len() - 1];
         let rows: usize = dims[..dims.len() - 1].iter().product();
@@ -112,8 +117,7 @@ impl Linear {
         // (out × in floats) is cheap beside the product.
         let y = x
             .reshape((rows, last))?
-            .matmul(&self.w.t()?.contiguous()?)?
-            .broadcast_add(&self.b)?;
+            .matmul(&self.w.t()?.contiguous()?)?;
         let mut out = dims;
         let n = out.len();
         out[n - 1] = self.w.dim(0)?;
@@ -503,12 +507,13 @@ impl Encoder {
         };
         let a = ctx.drop(l.attn_out.forward(&attended)?, false)?;
         let x = l.attn_norm.forward(&(a + x)?, ctx)?;
-        let inner = l.inter.forward(&x)?;
         let inner = match self.act {
-            Act::GeluErf if ctx.kernels == Kernels::Fast => crate::kernels::gelu(&inner)?,
-            Act::GeluErf => inner.gelu_erf()?,
-            Act::GeluTanh => inner.gelu()?,
-            Act::Relu => inner.relu()?,
+            Act::GeluErf if ctx.kernels == Kernels::Fast => {
+                crate::kernels::bias_gelu(&l.inter.product(&x)?, &l.inter.b)?
+            }
+            Act::GeluErf => l.inter.forward(&x)?.gelu_erf()?,
+            Act::GeluTanh => l.inter.forward(&x)?.gelu()?,
+            Act::Relu => l.inter.forward(&x)?.relu()?,
         };
         let o = ctx.drop(l.out.forward(&inner)?, false)?;
         l.out_norm.forward(&(o + x)?, ctx)
