@@ -367,6 +367,154 @@ pub fn bias_gelu(x: &Tensor, b: &Tensor) -> Result<Tensor> {
     x.contiguous()?.apply_op2(&b.contiguous()?, BiasGelu)
 }
 
+/// Rows of `x + b` (+ `r`, when given), `b` added to every row.
+struct AddRows<'a> {
+    x: &'a [f32],
+    b: &'a [f32],
+    r: Option<&'a [f32]>,
+    out: &'a mut [f32],
+}
+
+impl WithSimd for AddRows<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let n = self.b.len();
+        let (bv, bt) = S::as_simd_f32s(self.b);
+        for (i, (o, x)) in self.out.chunks_mut(n).zip(self.x.chunks(n)).enumerate() {
+            let (ov, ot) = S::as_mut_simd_f32s(o);
+            let (xv, xt) = S::as_simd_f32s(x);
+            for ((o, &x), &b) in ov.iter_mut().zip(xv).zip(bv) {
+                *o = simd.add_f32s(x, b);
+            }
+            for ((o, &x), &b) in ot.iter_mut().zip(xt).zip(bt) {
+                *o = x + b;
+            }
+            if let Some(r) = self.r {
+                let (rv, rt) = S::as_simd_f32s(&r[i * n..(i + 1) * n]);
+                for (o, &r) in ov.iter_mut().zip(rv) {
+                    *o = simd.add_f32s(*o, r);
+                }
+                for (o, &r) in ot.iter_mut().zip(rt) {
+                    *o += r;
+                }
+            }
+        }
+    }
+}
+
+fn add_rows(x: &[f32], b: &[f32], r: Option<&[f32]>) -> Vec<f32> {
+    let n = b.len();
+    let per = n * rows_per_task(n);
+    let mut out = vec![0f32; x.len()];
+    out.par_chunks_mut(per)
+        .zip(x.par_chunks(per))
+        .enumerate()
+        .for_each(|(i, (o, x))| {
+            let r = r.map(|r| &r[i * per..i * per + x.len()]);
+            dispatch(AddRows { x, b, r, out: o });
+        });
+    out
+}
+
+struct BiasAdd;
+
+impl CustomOp2 for BiasAdd {
+    fn name(&self) -> &'static str {
+        "gavel-bias-add"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous(s1, l1, self.name())?;
+        let b = contiguous(s2, l2, self.name())?;
+        if b.is_empty() || rows(l1) != b.len() {
+            candle_core::bail!(
+                "{}: the bias does not match the last dimension",
+                self.name()
+            );
+        }
+        Ok((CpuStorage::F32(add_rows(x, b, None)), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _x: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let db = with_data(grad, |g| Ok(column_sums(g, b.elem_count())))?;
+        Ok((
+            Some(grad.clone()),
+            Some(Tensor::from_vec(db, b.shape(), b.device())?),
+        ))
+    }
+}
+
+/// `x + b`, `b` added to every row of the last dimension (a linear layer's bias), one SIMD
+/// pass parallel over rows; the bias's gradient is a column sum in a fixed order.
+pub fn bias_add(x: &Tensor, b: &Tensor) -> Result<Tensor> {
+    x.contiguous()?.apply_op2(&b.contiguous()?, BiasAdd)
+}
+
+struct BiasResidual;
+
+impl candle_core::CustomOp3 for BiasResidual {
+    fn name(&self) -> &'static str {
+        "gavel-bias-residual"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous(s1, l1, self.name())?;
+        let b = contiguous(s2, l2, self.name())?;
+        let r = contiguous(s3, l3, self.name())?;
+        if b.is_empty() || rows(l1) != b.len() || r.len() != x.len() {
+            candle_core::bail!("{}: shapes do not match", self.name());
+        }
+        Ok((CpuStorage::F32(add_rows(x, b, Some(r))), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _x: &Tensor,
+        b: &Tensor,
+        _r: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let db = with_data(grad, |g| Ok(column_sums(g, b.elem_count())))?;
+        Ok((
+            Some(grad.clone()),
+            Some(Tensor::from_vec(db, b.shape(), b.device())?),
+            Some(grad.clone()),
+        ))
+    }
+}
+
+/// `x + b + r`: a linear layer's bias and a residual connection in one pass.
+pub fn bias_residual(x: &Tensor, b: &Tensor, r: &Tensor) -> Result<Tensor> {
+    if x.dims() != r.dims() {
+        candle_core::bail!("bias_residual: {:?} and {:?} differ", x.dims(), r.dims());
+    }
+    x.contiguous()?
+        .apply_op3(&b.contiguous()?, &r.contiguous()?, BiasResidual)
+}
+
 /// Per row: the mean and 1/√(σ² + ε) (two passes, SIMD sums).
 #[inline(always)]
 fn row_moments<S: Simd>(simd: S, x: &[f32], eps: f32) -> (f32, f32) {
@@ -676,6 +824,44 @@ mod tests {
                 .unwrap();
             for v in [&x, &b] {
                 close(ga.get(v).unwrap(), ge.get(v).unwrap(), 1e-4);
+            }
+            // Bias, and bias + residual.
+            let res = rand(&[3, 7, n], 1.0);
+            let a = bias_residual(&x, &b, &res).unwrap();
+            let e = (x.broadcast_add(&b).unwrap() + res.as_tensor()).unwrap();
+            close(&a, &e, 1e-6);
+            let ga = (a * up.as_tensor())
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let ge = (e * up.as_tensor())
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            for v in [&x, &b, &res] {
+                close(ga.get(v).unwrap(), ge.get(v).unwrap(), 1e-5);
+            }
+            let a = bias_add(&x, &b).unwrap();
+            let e = x.broadcast_add(&b).unwrap();
+            close(&a, &e, 1e-6);
+            let ga = (a * up.as_tensor())
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let ge = (e * up.as_tensor())
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            for v in [&x, &b] {
+                close(ga.get(v).unwrap(), ge.get(v).unwrap(), 1e-5);
             }
             // Layer norm with gain and bias.
             let a = layer_norm(&x, &w, &b, 1e-12).unwrap();

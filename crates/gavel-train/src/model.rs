@@ -108,6 +108,11 @@ impl Linear {
         Ok(self.product(x)?.broadcast_add(&self.b)?)
     }
 
+    /// The layer with gavel's bias kernel (one SIMD pass; see [`crate::kernels::bias_add`]).
+    fn forward_fast(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(crate::kernels::bias_add(&self.product(x)?, &self.b)?)
+    }
+
     /// `x Wᵀ` without the bias (for kernels that add it themselves).
     fn product(&self, x: &Tensor) -> Result<Tensor> {
         let dims = x.dims().to_vec();
@@ -180,6 +185,21 @@ impl Ctx {
         Ctx {
             kernels: Kernels::Fast,
             dropout: None,
+        }
+    }
+
+    /// `dropout(lin(x)) + residual`: with the fast kernels and no dropout, the bias and the
+    /// residual are added in one pass.
+    fn residual(&mut self, lin: &Linear, x: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        let hidden_dropout = self.dropout.as_ref().is_some_and(|d| d.hidden > 0.0);
+        match self.kernels {
+            Kernels::Fast if !hidden_dropout => Ok(crate::kernels::bias_residual(
+                &lin.product(x)?,
+                &lin.b,
+                residual,
+            )?),
+            Kernels::Fast => Ok((self.drop(lin.forward_fast(x)?, false)? + residual)?),
+            Kernels::Reference => Ok((self.drop(lin.forward(x)?, false)? + residual)?),
         }
     }
 
@@ -497,16 +517,17 @@ impl Encoder {
         let nh = self.cfg.num_attention_heads;
         let attended = match bias {
             Some(bias) => {
-                let q = l.query.forward(x)?;
-                let k = l.key.forward(x)?;
-                let v = l.value.forward(x)?;
+                let q = l.query.forward_fast(x)?;
+                let k = l.key.forward_fast(x)?;
+                let v = l.value.forward_fast(x)?;
                 let dropout = ctx.attention_dropout();
                 crate::attention::attention(&q, &k, &v, nh, bias.clone(), dropout)?
             }
             None => self.attention(l, x, batch, ctx)?,
         };
-        let a = ctx.drop(l.attn_out.forward(&attended)?, false)?;
-        let x = l.attn_norm.forward(&(a + x)?, ctx)?;
+        let x = l
+            .attn_norm
+            .forward(&ctx.residual(&l.attn_out, &attended, x)?, ctx)?;
         let inner = match self.act {
             Act::GeluErf if ctx.kernels == Kernels::Fast => {
                 crate::kernels::bias_gelu(&l.inter.product(&x)?, &l.inter.b)?
@@ -515,8 +536,8 @@ impl Encoder {
             Act::GeluTanh => l.inter.forward(&x)?.gelu()?,
             Act::Relu => l.inter.forward(&x)?.relu()?,
         };
-        let o = ctx.drop(l.out.forward(&inner)?, false)?;
-        l.out_norm.forward(&(o + x)?, ctx)
+        let x = ctx.residual(&l.out, &inner, &x)?;
+        l.out_norm.forward(&x, ctx)
     }
 
     /// Attention spelled out in candle's primitives (the reference for the fused operation).
