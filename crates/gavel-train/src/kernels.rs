@@ -515,6 +515,59 @@ pub fn bias_residual(x: &Tensor, b: &Tensor, r: &Tensor) -> Result<Tensor> {
         .apply_op3(&b.contiguous()?, &r.contiguous()?, BiasResidual)
 }
 
+/// Values per dropout stream: chunk `i` of a tensor draws its mask from its own stream derived
+/// from the call's seed and `i`, so the mask does not depend on the thread count.
+pub const DROPOUT_CHUNK: usize = 1 << 16;
+
+/// `x ⊙ mask` with the dropout mask of `seed` (0 with probability `p`, else 1/(1-p)), the mask
+/// drawn on the fly, never stored (the backward pass draws it again).
+struct Dropout {
+    p: f32,
+    seed: u64,
+}
+
+impl Dropout {
+    fn apply(&self, x: &[f32]) -> Vec<f32> {
+        let scale = 1.0 / (1.0 - self.p);
+        let mut out = vec![0f32; x.len()];
+        out.par_chunks_mut(DROPOUT_CHUNK)
+            .zip(x.par_chunks(DROPOUT_CHUNK))
+            .enumerate()
+            .for_each(|(i, (o, x))| {
+                let mut rng = crate::rng::Rng::derive(self.seed, &[i as u64]);
+                for (o, &x) in o.iter_mut().zip(x) {
+                    *o = if rng.next_f32() < self.p {
+                        0.0
+                    } else {
+                        x * scale
+                    };
+                }
+            });
+        out
+    }
+}
+
+impl CustomOp1 for Dropout {
+    fn name(&self) -> &'static str {
+        "gavel-dropout"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous(s, l, self.name())?;
+        Ok((CpuStorage::F32(self.apply(x)), l.shape().clone()))
+    }
+
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let dx = with_data(grad, |g| Ok(self.apply(g)))?;
+        Ok(Some(Tensor::from_vec(dx, grad.shape(), grad.device())?))
+    }
+}
+
+/// Dropout: `x ⊙ mask`, the mask drawn from `seed` in chunks of [`DROPOUT_CHUNK`] values.
+pub fn dropout(x: &Tensor, p: f32, seed: u64) -> Result<Tensor> {
+    x.contiguous()?.apply_op1(Dropout { p, seed })
+}
+
 /// Per row: the mean and 1/√(σ² + ε) (two passes, SIMD sums).
 #[inline(always)]
 fn row_moments<S: Simd>(simd: S, x: &[f32], eps: f32) -> (f32, f32) {
@@ -863,6 +916,31 @@ mod tests {
             for v in [&x, &b] {
                 close(ga.get(v).unwrap(), ge.get(v).unwrap(), 1e-5);
             }
+            // Dropout: the mask of the spelled-out form, and its gradient.
+            let a = dropout(&x, 0.3, 77).unwrap();
+            let mut mask = vec![0f32; x.elem_count()];
+            for (i, chunk) in mask.chunks_mut(DROPOUT_CHUNK).enumerate() {
+                let mut rng = crate::rng::Rng::derive(77, &[i as u64]);
+                for m in chunk {
+                    *m = if rng.next_f32() < 0.3 { 0.0 } else { 1.0 / 0.7 };
+                }
+            }
+            let mask = Tensor::from_vec(mask, x.shape(), &Device::Cpu).unwrap();
+            let e = (x.as_tensor() * &mask).unwrap();
+            close(&a, &e, 1e-6);
+            let ga = (a * up.as_tensor())
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let ge = (e * up.as_tensor())
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            close(ga.get(&x).unwrap(), ge.get(&x).unwrap(), 1e-6);
             // Layer norm with gain and bias.
             let a = layer_norm(&x, &w, &b, 1e-12).unwrap();
             let mean = x.mean_keepdim(D::Minus1).unwrap();

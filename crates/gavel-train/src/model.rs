@@ -223,13 +223,17 @@ impl Ctx {
         if p <= 0.0 {
             return Ok(x);
         }
+        let seed = d.rng.next_u64();
+        if self.kernels == Kernels::Fast {
+            return Ok(crate::kernels::dropout(&x, p, seed)?);
+        }
         let scale = 1.0 / (1.0 - p);
         let n = x.elem_count();
         // Chunks drawn in parallel, each from its own stream derived from this call's seed
-        // and the chunk's index: the same mask whatever the thread count.
-        let seed = d.rng.next_u64();
+        // and the chunk's index: the same mask whatever the thread count (and the same as
+        // the fast kernel's).
         let mut mask = vec![0f32; n];
-        mask.par_chunks_mut(1 << 16)
+        mask.par_chunks_mut(crate::kernels::DROPOUT_CHUNK)
             .enumerate()
             .for_each(|(i, chunk)| {
                 let mut rng = Rng::derive(seed, &[i as u64]);
