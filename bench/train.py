@@ -23,10 +23,12 @@ length and the same batch, on the same machine in the same run:
 Usage (release build first):
     cargo build --release -p gavel
     /work/pyref/venv/bin/python bench/train.py --base DIR [--seq-len 128] [--batch 16]
-        [--steps 20] [--pairs 256] [--threads 2]
+        [--steps 20] [--pairs 256] [--threads 2] [--rounds 1]
 Prints wall times, peak RSS (gavel: its process, by GNU time; PyTorch: this process, which holds
 only the PyTorch side: after training, and after inference) and ratios.
 The thread count is the same on both sides: torch.set_num_threads and RAYON_NUM_THREADS.
+With --rounds N the gavel and PyTorch measurements alternate N times (the machine may be shared:
+a change of load then falls on both sides); every round is printed and the best rounds compared.
 """
 
 import argparse
@@ -34,6 +36,8 @@ import json
 import os
 import random
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -174,6 +178,8 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--pairs", type=int, default=256, help="pairs judged in inference")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="alternating gavel / PyTorch rounds of each measurement")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.environ["RAYON_NUM_THREADS"] = str(args.threads)
@@ -184,33 +190,35 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         items = write_data(d, args.batch * args.steps, args.pairs, 7)
         out = os.path.join(d, "judge")
-        cmd = [args.gavel, "train", "--data", os.path.join(d, "ds"), "--base", args.base,
-               "--out", out, "--max-len", str(args.seq_len), "--batch-size", str(args.batch),
-               "--max-steps", str(args.steps), "--epochs", "1", "--validation-split", "0",
-               "--patience", "0", "--checkpoint-every", "0", "--warmup", "0", "--lr", "3e-5",
-               "--format", "json", "--quiet"]
-        o, wall, g_rss = run(cmd)
-        s = json.loads(o)
-        assert s["plan"]["truncated_inputs"] == 2 * args.batch * args.steps, s["plan"]
-        g_train = s["train_seconds"]
-        g_train_eps = s["examples_per_second"]
-        t_train = torch_train(args.base, args.seq_len, args.batch, args.steps, vocab)
-        t_train_eps = args.batch * args.steps / t_train
+        # Rounds alternate the two sides, so that a change in the machine's load (it is shared)
+        # falls on both; each side's best round is compared, and every round is printed.
+        g_train, t_train = [], []
+        for r in range(args.rounds):
+            shutil.rmtree(out, ignore_errors=True)
+            cmd = [args.gavel, "train", "--data", os.path.join(d, "ds"), "--base", args.base,
+                   "--out", out, "--max-len", str(args.seq_len), "--batch-size",
+                   str(args.batch), "--max-steps", str(args.steps), "--epochs", "1",
+                   "--validation-split", "0", "--patience", "0", "--checkpoint-every", "0",
+                   "--warmup", "0", "--lr", "3e-5", "--format", "json", "--quiet"]
+            o, wall, g_rss = run(cmd)
+            s = json.loads(o)
+            assert s["plan"]["truncated_inputs"] == 2 * args.batch * args.steps, s["plan"]
+            g_train.append((s["examples_per_second"], s["train_seconds"], wall,
+                            os.getloadavg()[0]))
+            t = torch_train(args.base, args.seq_len, args.batch, args.steps, vocab)
+            t_train.append((args.batch * args.steps / t, t, os.getloadavg()[0]))
         t_train_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"training, {args.steps} steps of {args.batch} pairs x {args.seq_len} tokens, "
-              f"{args.threads} threads:")
-        print(f"  gavel   {g_train:8.2f} s  {g_train_eps:7.2f} pairs/s  (process wall {wall:.1f} s,"
-              f" peak RSS {g_rss:.0f} MiB)")
-        print(f"  PyTorch {t_train:8.2f} s  {t_train_eps:7.2f} pairs/s  (peak RSS of this process "
-              f"{t_train_rss:.0f} MiB)")
-        print(f"  gavel / PyTorch throughput: {g_train_eps / t_train_eps:.2f}x")
-
-        jpath = os.path.join(d, "j.jsonl")
-        o, wall, g_rss2 = run([args.gavel, "judge", "--data", os.path.join(d, "items.jsonl"),
-                               "--judge", "local:" + out, "--batch-size", str(args.infer_batch),
-                               "--out", jpath, "--format", "json", "--quiet"])
-        js = json.loads(o)
-        g_inf_eps = js["judgments_per_second"]
+              f"{args.threads} threads, {args.rounds} alternating rounds:")
+        for r, (g, t) in enumerate(zip(g_train, t_train)):
+            print(f"  round {r + 1}: gavel {g[0]:7.2f} pairs/s ({g[1]:.2f} s, load {g[3]:.1f}), "
+                  f"PyTorch {t[0]:7.2f} pairs/s ({t[1]:.2f} s, load {t[2]:.1f})")
+        g_best, t_best = max(x[0] for x in g_train), max(x[0] for x in t_train)
+        print(f"  best: gavel {g_best:7.2f} pairs/s (peak RSS {g_rss:.0f} MiB), PyTorch "
+              f"{t_best:7.2f} pairs/s (peak RSS of this process {t_train_rss:.0f} MiB)")
+        print(f"  gavel / PyTorch throughput: {g_best / t_best:.2f}x (best rounds), "
+              f"{statistics.median(g[0] / t[0] for g, t in zip(g_train, t_train)):.2f}x "
+              f"(median of the rounds)")
 
         # The same trained weights in PyTorch.
         model = Judge(args.base)
@@ -221,15 +229,30 @@ def main():
         with torch.no_grad():
             model.head.weight.copy_(w["judge_head.weight"])
             model.head.bias.copy_(w["judge_head.bias"])
-        t_inf = torch_infer(model, args.pairs, args.seq_len, args.infer_batch, vocab)
-        t_inf_eps = args.pairs / t_inf
+        jpath = os.path.join(d, "j.jsonl")
+        g_inf, t_inf = [], []
+        for r in range(args.rounds):
+            o, wall, g_rss2 = run([args.gavel, "judge", "--data", os.path.join(d, "items.jsonl"),
+                                   "--judge", "local:" + out, "--batch-size",
+                                   str(args.infer_batch), "--out", jpath, "--format", "json",
+                                   "--quiet"])
+            js = json.loads(o)
+            g_inf.append((js["judgments_per_second"], js["judge_seconds"], os.getloadavg()[0]))
+            t = torch_infer(model, args.pairs, args.seq_len, args.infer_batch, vocab)
+            t_inf.append((args.pairs / t, t, os.getloadavg()[0]))
         print(f"inference, {args.pairs} pairs ({2 * args.pairs} sequences of {args.seq_len} "
-              f"tokens), batches of {args.infer_batch}:")
-        print(f"  gavel   {js['judge_seconds']:8.2f} s  {g_inf_eps:7.2f} pairs/s  (tokenizing "
-              f"included; peak RSS {g_rss2:.0f} MiB)")
-        print(f"  PyTorch {t_inf:8.2f} s  {t_inf_eps:7.2f} pairs/s  (peak RSS of this process "
-              f"so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
-        print(f"  gavel / PyTorch throughput: {g_inf_eps / t_inf_eps:.2f}x")
+              f"tokens), batches of {args.infer_batch}, {args.rounds} alternating rounds:")
+        for r, (g, t) in enumerate(zip(g_inf, t_inf)):
+            print(f"  round {r + 1}: gavel {g[0]:7.2f} pairs/s ({g[1]:.2f} s, load {g[2]:.1f}; "
+                  f"tokenizing included), PyTorch {t[0]:7.2f} pairs/s ({t[1]:.2f} s, "
+                  f"load {t[2]:.1f})")
+        g_best, t_best = max(x[0] for x in g_inf), max(x[0] for x in t_inf)
+        print(f"  best: gavel {g_best:7.2f} pairs/s (peak RSS {g_rss2:.0f} MiB), PyTorch "
+              f"{t_best:7.2f} pairs/s (peak RSS of this process so far "
+              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
+        print(f"  gavel / PyTorch throughput: {g_best / t_best:.2f}x (best rounds), "
+              f"{statistics.median(g[0] / t[0] for g, t in zip(g_inf, t_inf)):.2f}x "
+              f"(median of the rounds)")
 
         # Equality of scores on the first pairs.
         tok = Tokenizer.from_file(os.path.join(out, "tokenizer.json"))

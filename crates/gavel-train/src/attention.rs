@@ -860,7 +860,7 @@ mod tests {
     fn vector_exp_is_accurate() {
         let mut xs: Vec<f32> = (0..4096).map(|i| -90.0 + i as f32 * 0.0259).collect();
         xs.extend([0.0, -1e-8, 1e-8, 1.0, 20.0, -1e30, f32::MIN, -86.9]);
-        while xs.len() % 64 != 0 {
+        while !xs.len().is_multiple_of(64) {
             xs.push(0.5);
         }
         each_level(|| {

@@ -302,12 +302,7 @@ fn bias_gelu_rows(x: &[f32], b: &[f32], grad: Option<&[f32]>) -> Vec<f32> {
         .enumerate()
         .for_each(|(i, (o, x))| {
             let grad = grad.map(|g| &g[i * per..i * per + x.len()]);
-            dispatch(BiasGeluRows {
-                x,
-                b,
-                grad: grad.map(|g| &g[..]),
-                out: o,
-            });
+            dispatch(BiasGeluRows { x, b, grad, out: o });
         });
     out
 }
