@@ -888,7 +888,11 @@ mod scan {
                 from += UTF8_BOM.len();
             }
             let mut rare = NO_RARE;
-            let (mut s, end) = match scan_line(text, from, &mut rare) {
+            let scanned = match scan_common(text, from) {
+                Some(found) => Some(found),
+                None => scan_line(text, from, &mut rare),
+            };
+            let (mut s, end) = match scanned {
                 Some((mut s, end)) => {
                     s.ann_local = local(&mut out.annotators, &mut last_ann, s.annotator, |x, y| {
                         same(x.bytes(text), y.bytes(text))
@@ -1075,6 +1079,83 @@ mod scan {
         }
     }
 
+    /// Whether `b[i..]` starts with `prefix` (compared eight bytes at a time).
+    fn starts(b: &[u8], i: usize, prefix: &[u8]) -> bool {
+        let Some(got) = b.get(i..i + prefix.len()) else {
+            return false;
+        };
+        let word = |s: &[u8]| {
+            let mut w = 0u64;
+            for (k, &c) in s.iter().enumerate() {
+                w |= u64::from(c) << (8 * k);
+            }
+            w
+        };
+        got.chunks(8)
+            .zip(prefix.chunks(8))
+            .all(|(x, y)| word(x) == word(y))
+    }
+
+    /// The most common line exactly: `{"item":"…","annotator":"…","label":…}` with no spaces
+    /// and nothing else (what gavel itself writes); `None` for anything else, which
+    /// [`scan_line`] then reads.
+    fn scan_common(b: &[u8], start: usize) -> Option<(Scanned, usize)> {
+        let mut s = NO_SCAN;
+        if !starts(b, start, b"{\"item\":") {
+            return None;
+        }
+        let (st, e, i) = plain_string(b, start + 8)?;
+        s.item = Str {
+            start: st as u32,
+            len: (e - st) as u32,
+        };
+        if !starts(b, i, b",\"annotator\":") {
+            return None;
+        }
+        let (st, e, i) = plain_string(b, i + 13)?;
+        s.annotator = Str {
+            start: st as u32,
+            len: (e - st) as u32,
+        };
+        if !starts(b, i, b",\"label\":") {
+            return None;
+        }
+        let i = i + 9;
+        let i = match b.get(i)? {
+            b'"' => {
+                let (st, e, next) = plain_string(b, i)?;
+                s.value = Val::Text(Str {
+                    start: st as u32,
+                    len: (e - st) as u32,
+                });
+                next
+            }
+            b'-' | b'0'..=b'9' => {
+                let (next, x) = number(b, i)?;
+                s.value = Val::Number(x?);
+                next
+            }
+            _ => {
+                let (next, lit) = literal(b, i)?;
+                s.value = match lit {
+                    "null" => Val::Missing,
+                    other => Val::Bool(other == "true"),
+                };
+                next
+            }
+        };
+        if b.get(i) != Some(&b'}') {
+            return None;
+        }
+        let end = skip_ws(b, i + 1);
+        let next = match b.get(end) {
+            None => end,
+            Some(b'\n') => end + 1,
+            Some(_) => return None,
+        };
+        Some((s, next))
+    }
+
     /// The line of `b` that starts at `start` as a label, and where the next line starts; or
     /// `None` to leave the line to the typed reader.
     fn scan_line(b: &[u8], start: usize, r: &mut Rare) -> Option<(Scanned, usize)> {
@@ -1200,6 +1281,22 @@ mod scan {
         Some((s, next))
     }
 
+    /// Whether the common-shape scanner takes a line, and then reads it as [`scan_line`] does.
+    #[cfg(test)]
+    pub(super) fn common(line: &str) -> bool {
+        let mut r = NO_RARE;
+        let Some((s, end)) = scan_common(line.as_bytes(), 0) else {
+            return false;
+        };
+        let (t, end2) = scan_line(line.as_bytes(), 0, &mut r).unwrap();
+        let b = line.as_bytes();
+        assert_eq!(end, end2);
+        assert_eq!(s.item.bytes(b), t.item.bytes(b));
+        assert_eq!(s.annotator.bytes(b), t.annotator.bytes(b));
+        assert!(same_val(&s.value, &t.value, b));
+        true
+    }
+
     #[cfg(test)]
     pub(super) fn scans(line: &str) -> bool {
         let mut r = NO_RARE;
@@ -1319,6 +1416,34 @@ mod tests {
             "{\"item\":\"abcdefghijklmnop\x01\",\"annotator\":\"a\",\"label\":\"A\"}",
         ] {
             assert!(!scan::scans(l), "{l}");
+        }
+    }
+
+    #[test]
+    fn common_shape_scanner() {
+        for l in [
+            r#"{"item":"q1","annotator":"a","label":"A"}"#,
+            r#"{"item":"q1","annotator":"a","label":-12}"#,
+            r#"{"item":"","annotator":"","label":null}"#,
+            r#"{"item":"q1","annotator":"abcdefghijklmn","label":false}"#,
+            "{\"item\":\"q1\",\"annotator\":\"a\",\"label\":4}\r",
+            "{\"item\":\"q1\",\"annotator\":\"a\",\"label\":4} \n",
+        ] {
+            assert!(scan::common(l), "{l}");
+        }
+        for l in [
+            r#"{"item":"q1","annotator":"a","label":"A","x":1}"#,
+            r#"{"item":"q1", "annotator":"a","label":"A"}"#,
+            r#"{"annotator":"a","item":"q1","label":"A"}"#,
+            r#"{"item":"q1","annotator":"a","label":2.5}"#,
+            r#"{"item":"q1","annotator":"a","label":"A"} x"#,
+            r#"{"item":"q1","annotator":"a","label":"A""#,
+            r#"{"item":"q
+","annotator":"a","label":"A"}"#,
+            r#"{"item":"q1","annotator":"a","labels":"A"}"#,
+            r#"{"item":"q1","annotator":"a","label":nul}"#,
+        ] {
+            assert!(!scan::common(l), "{l}");
         }
     }
 
