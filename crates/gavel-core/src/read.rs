@@ -136,7 +136,12 @@ impl RecordReader {
             path: path.to_path_buf(),
             source,
         })?;
-        RecordReader::from_reader(name, format, Box::new(file))
+        let size = file.metadata().ok().map(|m| m.len());
+        let mut reader = RecordReader::from_reader(name, format, Box::new(file))?;
+        if let Inner::Jsonl(j) = &mut reader.inner {
+            j.size = size;
+        }
+        Ok(reader)
     }
 
     /// Reads records in the given format from any byte stream (Parquet needs a file: use
@@ -260,6 +265,8 @@ pub fn json_type_name(value: &Value) -> &'static str {
 pub(crate) struct JsonlRecords {
     pub(crate) name: Arc<str>,
     pub(crate) reader: BufReader<Box<dyn Read + Send>>,
+    /// The file's size, when known (for readers that size their buffers by it).
+    pub(crate) size: Option<u64>,
     line: u64,
     record: u64,
     buf: Vec<u8>,
@@ -271,6 +278,7 @@ impl JsonlRecords {
         JsonlRecords {
             name,
             reader: BufReader::with_capacity(1 << 16, reader),
+            size: None,
             line: 0,
             record: 0,
             buf: Vec::new(),

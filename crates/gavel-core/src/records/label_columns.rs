@@ -435,7 +435,7 @@ impl LabelColumns {
         match reader.inner {
             Inner::Jsonl(j) => {
                 let name = j.name.clone();
-                let result = scan::read_jsonl(self, &name, j.reader);
+                let result = scan::read_jsonl(self, &name, j.reader, j.size);
                 self.pad();
                 result
             }
@@ -457,7 +457,7 @@ mod scan {
     use super::*;
 
     /// Bytes read at a time.
-    const BATCH_BYTES: usize = 4 << 20;
+    const BATCH_BYTES: usize = 1 << 20;
 
     /// A string field: where it is in the batch.
     #[derive(Debug, Clone, Copy, Default)]
@@ -600,6 +600,7 @@ mod scan {
         cols: &mut LabelColumns,
         name: &Arc<str>,
         reader: impl Read + Send,
+        size: Option<u64>,
     ) -> Result<(), ReadError> {
         let threads = std::thread::available_parallelism()
             .map_or(1, |p| p.get())
@@ -611,8 +612,21 @@ mod scan {
             let mut line = 0;
             let mut record = 0;
             let mut result = Ok(());
+            let mut sized = false;
             for batch in rx.iter() {
                 let text = batch.text.get(..batch.end).unwrap_or(&[]);
+                if !sized && let Some(size) = size {
+                    // The columns sized once for the whole file, from the first batch's lines
+                    // per byte (growing them by doubling would copy them several times).
+                    sized = true;
+                    let lines: usize = batch.parts.iter().map(|p| p.records.len()).sum();
+                    let estimate =
+                        (size as f64 * lines as f64 / text.len().max(1) as f64 * 1.05) as usize;
+                    let more = estimate.saturating_sub(cols.item.len()).min(1 << 28);
+                    for col in [&mut cols.item, &mut cols.annotator, &mut cols.value] {
+                        col.reserve_exact(more);
+                    }
+                }
                 match merge(cols, name, text, &batch.parts, line, record) {
                     Ok((l, r)) => (line, record) = (l, r),
                     Err(e) => result = Err(e),

@@ -410,7 +410,9 @@ pub fn code_columns(
     let opt_at = |col: &Vec<u32>, i: usize| col.get(i).copied().unwrap_or(NONE);
 
     // Every non-missing label in input order, its unit numbered in order of first appearance.
-    let mut unit_keys: Vec<UnitIds> = Vec::new();
+    // Without models a unit is an item: sized for them all at once.
+    let mut unit_keys: Vec<UnitIds> =
+        Vec::with_capacity(if has_models { 0 } else { cols.items.len() });
     let mut unit_of_item: Vec<u32> = if has_models {
         Vec::new()
     } else {
@@ -421,7 +423,11 @@ pub fn code_columns(
     // With up to 64 annotators, each unit's annotators so far as bits: a duplicate shows as a
     // bit already set, and the search for duplicates below runs only then.
     let few_annotators = cols.annotators.len() <= 64;
-    let mut unit_annotators: Vec<u64> = Vec::new();
+    let mut unit_annotators: Vec<u64> = if few_annotators && !has_models {
+        vec![0; cols.items.len()]
+    } else {
+        Vec::new()
+    };
     let mut maybe_duplicates = !few_annotators;
     let mut all: Vec<Coding> = Vec::with_capacity(n_rows);
     let mut n_missing = 0;
