@@ -593,14 +593,23 @@ fn tiles<S: Simd, const MR: usize, const NR: usize>(simd: S, p: MatMul) {
     let nvp = nv.div_ceil(NR) * NR;
     let width = nvp * lanes;
     let mut packed = vec![0f32; p.k * width];
-    for (l, row) in packed.chunks_mut(width).enumerate() {
-        let row = &mut row[..p.n];
-        let base = l * p.b.rs;
-        if p.b.cs == 1 {
-            row.copy_from_slice(&p.b.data[base..base + p.n]);
-        } else {
-            for (j, x) in row.iter_mut().enumerate() {
-                *x = p.b.data[base + j * p.b.cs];
+    if p.b.cs == 1 {
+        for (l, row) in packed.chunks_mut(width).enumerate() {
+            let base = l * p.b.rs;
+            row[..p.n].copy_from_slice(&p.b.data[base..base + p.n]);
+        }
+    } else if p.b.rs == 1 {
+        // A transposed operand (Kᵀ, Vᵀ): read its rows (contiguous), write columns.
+        for j in 0..p.n {
+            let src = &p.b.data[j * p.b.cs..j * p.b.cs + p.k];
+            for (l, &x) in src.iter().enumerate() {
+                packed[l * width + j] = x;
+            }
+        }
+    } else {
+        for (l, row) in packed.chunks_mut(width).enumerate() {
+            for (j, x) in row[..p.n].iter_mut().enumerate() {
+                *x = p.b.data[l * p.b.rs + j * p.b.cs];
             }
         }
     }
@@ -638,7 +647,14 @@ fn tiles<S: Simd, const MR: usize, const NR: usize>(simd: S, p: MatMul) {
                         break;
                     }
                     let w = (n - col).min(lanes);
-                    simd.partial_store_f32s(&mut c[i * crs + col..i * crs + col + w], val);
+                    let dst = &mut c[i * crs + col..i * crs + col + w];
+                    if w == lanes {
+                        // A whole vector: a plain store (pulp's masked store is an
+                        // out-of-line call).
+                        S::as_mut_simd_f32s(dst).0[0] = val;
+                    } else {
+                        simd.partial_store_f32s(dst, val);
+                    }
                 }
             }
         }
