@@ -1092,48 +1092,8 @@ pub fn report_coded(coded: &Coded, opts: &AgreementOptions) -> AgreementReport {
 /// the reasons for the figures that are null.
 fn majority_agreement(coded: &Coded) -> (Vec<AnnotatorReport>, Vec<(String, String)>) {
     let mut reasons = Vec::new();
-    let r = &coded.ratings;
     let n_ann = coded.annotators.len();
-    let mut given = vec![0usize; n_ann];
-    let mut compared = vec![0usize; n_ann];
-    let mut agreed = vec![0usize; n_ann];
-    let mut counts: Vec<u32> = vec![0; coded.categories.len()];
-    for u in 0..r.n_units() {
-        let rs = r.unit(u);
-        for x in rs {
-            counts[x.category as usize] += 1;
-        }
-        for x in rs {
-            given[x.annotator as usize] += 1;
-            counts[x.category as usize] -= 1;
-            let mut best = 0u32;
-            let mut best_c = None;
-            let mut tied = false;
-            for y in rs {
-                let n = counts[y.category as usize];
-                if n == 0 || Some(y.category) == best_c {
-                    continue;
-                }
-                if n > best {
-                    best = n;
-                    best_c = Some(y.category);
-                    tied = false;
-                } else if n == best {
-                    tied = true;
-                }
-            }
-            counts[x.category as usize] += 1;
-            if let (Some(c), false) = (best_c, tied) {
-                compared[x.annotator as usize] += 1;
-                if c == x.category {
-                    agreed[x.annotator as usize] += 1;
-                }
-            }
-        }
-        for x in rs {
-            counts[x.category as usize] = 0;
-        }
-    }
+    let (given, compared, agreed) = majority_counts(&coded.ratings, coded.categories.len(), n_ann);
     let reports = (0..n_ann)
         .map(|a| {
             let value = if compared[a] == 0 {
@@ -1155,6 +1115,81 @@ fn majority_agreement(coded: &Coded) -> (Vec<AnnotatorReport>, Vec<(String, Stri
         })
         .collect();
     (reports, reasons)
+}
+
+/// Per annotator: labels given, labels compared with the plurality of the other annotators
+/// on the unit (where the others have a single most common label), and how many of those
+/// agree with it. One pass per unit over its distinct categories: the plurality of the others
+/// follows from the unit's two highest counts.
+fn majority_counts(r: &Ratings, k: usize, n_ann: usize) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    let mut given = vec![0usize; n_ann];
+    let mut compared = vec![0usize; n_ann];
+    let mut agreed = vec![0usize; n_ann];
+    let mut counts: Vec<u32> = vec![0; k];
+    let mut present: Vec<u32> = Vec::new();
+    for u in 0..r.n_units() {
+        let rs = r.unit(u);
+        present.clear();
+        for x in rs {
+            if let Some(n) = counts.get_mut(x.category as usize) {
+                if *n == 0 {
+                    present.push(x.category);
+                }
+                *n += 1;
+            }
+        }
+        // The highest count, how many categories have it and the first two of them; the next
+        // highest count, how many have it and the first of them.
+        let (mut a1, mut t1, mut c1, mut c1_other) = (0u32, 0u32, NONE, NONE);
+        let (mut a2, mut t2, mut c2) = (0u32, 0u32, NONE);
+        for &c in &present {
+            let n = counts[c as usize];
+            if n > a1 {
+                (a2, t2, c2) = (a1, t1, c1);
+                (a1, t1, c1, c1_other) = (n, 1, c, NONE);
+            } else if n == a1 {
+                if t1 == 1 {
+                    c1_other = c;
+                }
+                t1 += 1;
+            } else if n > a2 {
+                (a2, t2, c2) = (n, 1, c);
+            } else if n == a2 {
+                t2 += 1;
+            }
+        }
+        for x in rs {
+            let a = x.annotator as usize;
+            let cx = x.category;
+            let n = counts.get(cx as usize).copied().unwrap_or(0);
+            // The others' counts are the unit's with one less for `cx`.
+            let (best, single) = if n < a1 {
+                (c1, t1 == 1)
+            } else if t1 >= 2 {
+                (if cx == c1 { c1_other } else { c1 }, t1 == 2)
+            } else if a1 - 1 > a2 {
+                (cx, true)
+            } else if a1 - 1 == a2 {
+                // A tie with the next categories, or no other label at all.
+                (NONE, false)
+            } else {
+                (c2, t2 == 1)
+            };
+            if let Some(g) = given.get_mut(a) {
+                *g += 1;
+            }
+            if single && let (Some(cmp), Some(agr)) = (compared.get_mut(a), agreed.get_mut(a)) {
+                *cmp += 1;
+                if best == cx {
+                    *agr += 1;
+                }
+            }
+        }
+        for &c in &present {
+            counts[c as usize] = 0;
+        }
+    }
+    (given, compared, agreed)
 }
 
 /// How to split labels into windows for drift.
@@ -1672,6 +1707,69 @@ mod tests {
             ),
             Err(AgreementError::Unordered)
         );
+    }
+
+    /// [`majority_counts`] the plain way: for each label, the others' counts scanned in full.
+    fn majority_counts_by_scanning(r: &Ratings, k: usize, n_ann: usize) -> [Vec<usize>; 3] {
+        let mut out = [vec![0; n_ann], vec![0; n_ann], vec![0; n_ann]];
+        for u in 0..r.n_units() {
+            let rs = r.unit(u);
+            for x in rs {
+                let mut others = vec![0u32; k];
+                for y in rs.iter().filter(|y| y.annotator != x.annotator) {
+                    others[y.category as usize] += 1;
+                }
+                let top = *others.iter().max().unwrap();
+                let tops: Vec<usize> = (0..k).filter(|&c| others[c] == top).collect();
+                out[0][x.annotator as usize] += 1;
+                if top > 0 && tops.len() == 1 {
+                    out[1][x.annotator as usize] += 1;
+                    if tops[0] == x.category as usize {
+                        out[2][x.annotator as usize] += 1;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn majority_counts_equal_a_full_scan() {
+        let mut state = 12345u64;
+        let mut next = |m: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) % m) as u32
+        };
+        for k in [1usize, 2, 3, 5] {
+            let n_ann = 7;
+            let units: Vec<Vec<Rating>> = (0..3000)
+                .map(|_| {
+                    let m = next(n_ann as u64 + 1);
+                    let mut anns: Vec<u32> = (0..n_ann as u32).collect();
+                    for i in (1..anns.len()).rev() {
+                        anns.swap(i, next(i as u64 + 1) as usize);
+                    }
+                    let mut rs: Vec<Rating> = anns[..m as usize]
+                        .iter()
+                        .map(|&a| Rating {
+                            annotator: a,
+                            category: next(k as u64),
+                        })
+                        .collect();
+                    rs.sort_unstable();
+                    rs
+                })
+                .collect();
+            let r = Ratings::from_units(n_ann, k, units).unwrap();
+            let (g, c, a) = majority_counts(&r, k, n_ann);
+            assert_eq!(
+                [g, c, a],
+                majority_counts_by_scanning(&r, k, n_ann),
+                "k = {k}"
+            );
+        }
     }
 
     #[test]
