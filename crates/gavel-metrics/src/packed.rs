@@ -56,16 +56,21 @@ impl Alphabet {
         out.clear();
         out.reserve(text.len());
         if text.is_ascii() {
+            // Every byte's id is written and kept by moving past it: a branch on whitespace
+            // would be mispredicted at nearly every word (about 10% of chrF's time).
+            out.resize(text.len(), 0);
+            let mut kept = 0;
             for &b in text.as_bytes() {
-                if whitespace || !ASCII_SPACE[usize::from(b)] {
-                    let mut id = self.direct[usize::from(b)];
-                    if id == 0 {
-                        id = self.next_id()?;
-                        self.direct[usize::from(b)] = id;
-                    }
-                    out.push(id);
+                let keep = whitespace || !ASCII_SPACE[usize::from(b)];
+                let mut id = self.direct[usize::from(b)];
+                if id == 0 && keep {
+                    id = self.next_id()?;
+                    self.direct[usize::from(b)] = id;
                 }
+                out[kept] = id;
+                kept += usize::from(keep);
             }
+            out.truncate(kept);
         } else {
             for c in text.chars() {
                 if whitespace || !python::is_space(c) {
@@ -81,11 +86,14 @@ impl Alphabet {
         out.clear();
         out.reserve(text.len());
         if text.is_ascii() {
+            // As in `hypothesis_ids`: no branch on whitespace.
+            out.resize(text.len(), 0);
+            let mut kept = 0;
             for &b in text.as_bytes() {
-                if whitespace || !ASCII_SPACE[usize::from(b)] {
-                    out.push(self.direct[usize::from(b)]);
-                }
+                out[kept] = self.direct[usize::from(b)];
+                kept += usize::from(whitespace || !ASCII_SPACE[usize::from(b)]);
             }
+            out.truncate(kept);
         } else {
             for c in text.chars() {
                 if whitespace || !python::is_space(c) {
@@ -221,13 +229,16 @@ impl CharGrams {
             .reference_ids(text, whitespace, &mut self.reference);
         if let Some(first) = matches.first_mut() {
             self.uni_cur.fill(0);
+            // Without a branch (whether a character is matched is unpredictable); id 0, a
+            // character the hypothesis lacks, has uni_hyp[0] = 0 and so is never matched.
+            let mut hits = 0u64;
             for &id in &self.reference {
                 let id = usize::from(id);
-                if id != 0 && self.uni_cur[id] < self.uni_hyp[id] {
-                    self.uni_cur[id] += 1;
-                    *first += 1;
-                }
+                let hit = self.uni_cur[id] < self.uni_hyp[id];
+                self.uni_cur[id] += u32::from(hit);
+                hits += u64::from(hit);
             }
+            *first += hits;
         }
         self.table.count_matches(&self.reference, matches);
         self.reference.len()
@@ -533,6 +544,39 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn ascii_whitespace_is_dropped_or_kept_as_asked() {
+        // Every ASCII byte that Python calls whitespace, between and around the letters, and
+        // reference letters the hypothesis lacks (id 0: never a match, of any order).
+        let spaces = [
+            "\t", "\n", "\x0b", "\x0c", "\r", "\x1c", "\x1d", "\x1e", "\x1f", " ",
+        ];
+        let mut hyp = String::from(" ");
+        let mut reference = String::new();
+        for (i, sp) in spaces.iter().enumerate() {
+            hyp.push_str(&"ab"[i % 2..]);
+            hyp.push_str(sp);
+            reference.push_str(sp);
+            reference.push_str(["ab", "xb", "a"][i % 3]);
+        }
+        hyp.push_str("\x1f");
+        let mut g = CharGrams::default();
+        for whitespace in [false, true] {
+            let kept = |t: &str| -> Vec<char> {
+                t.chars()
+                    .filter(|&c| whitespace || !python::is_space(c))
+                    .collect()
+            };
+            let (h, r) = (kept(&hyp), kept(&reference));
+            assert_eq!(g.set_hypothesis(&hyp, whitespace, 4), Some(h.len()));
+            let mut m = [0u64; 4];
+            assert_eq!(g.match_reference(&reference, whitespace, &mut m), r.len());
+            assert_eq!(m.to_vec(), naive(&h, &r, 4), "whitespace {whitespace}");
+            // Whitespace counts as characters only when kept.
+            assert_eq!(h.len(), if whitespace { hyp.len() } else { 15 });
         }
     }
 
