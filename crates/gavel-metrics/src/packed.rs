@@ -562,7 +562,7 @@ mod tests {
             reference.push_str(sp);
             reference.push_str(["ab", "xb", "a"][i % 3]);
         }
-        hyp.push_str("\x1f");
+        hyp.push('\x1f');
         let mut g = CharGrams::default();
         for whitespace in [false, true] {
             let kept = |t: &str| -> Vec<char> {
