@@ -22,9 +22,9 @@ fn opinion(name: &'static str) -> impl Fn(&Value) -> Value {
     move |task: &Value| {
         let item = task["item"].as_str().unwrap();
         let n: usize = item[1..].parse().unwrap();
-        let side = if name == "bob" && n % 3 == 0 {
+        let side = if name == "bob" && n.is_multiple_of(3) {
             "right"
-        } else if n % 2 == 0 {
+        } else if n.is_multiple_of(2) {
             "left"
         } else {
             "tie"

@@ -71,44 +71,41 @@ impl Iterator for ParquetRecords {
             return None;
         }
         loop {
-            if let Some(batch) = &self.batch {
-                if self.row_in_batch < batch.num_rows() {
-                    let row = self.row_in_batch;
-                    self.row_in_batch += 1;
-                    self.record += 1;
-                    let location = Location::new(self.name.clone(), None, self.record);
-                    let schema = batch.schema();
-                    let mut fields = Map::with_capacity(batch.num_columns());
-                    for (field, column) in schema.fields().iter().zip(batch.columns()) {
-                        let json_text =
-                            field.metadata().get(JSON_COLUMN).map(String::as_str) == Some("true");
-                        match value_at(column.as_ref(), row) {
-                            Ok(Value::String(text)) if json_text => {
-                                // Written by us as JSON text; keep the text if it is not.
-                                let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
-                                fields.insert(field.name().clone(), v);
-                            }
-                            Ok(v) => {
-                                fields.insert(field.name().clone(), v);
-                            }
-                            Err(message) => {
-                                self.done = true;
-                                return Some(Err(ReadError::Field {
-                                    location,
-                                    error: crate::error::FieldError::new(
-                                        field.name().clone(),
-                                        message,
-                                    ),
-                                }));
-                            }
+            if let Some(batch) = &self.batch
+                && self.row_in_batch < batch.num_rows()
+            {
+                let row = self.row_in_batch;
+                self.row_in_batch += 1;
+                self.record += 1;
+                let location = Location::new(self.name.clone(), None, self.record);
+                let schema = batch.schema();
+                let mut fields = Map::with_capacity(batch.num_columns());
+                for (field, column) in schema.fields().iter().zip(batch.columns()) {
+                    let json_text =
+                        field.metadata().get(JSON_COLUMN).map(String::as_str) == Some("true");
+                    match value_at(column.as_ref(), row) {
+                        Ok(Value::String(text)) if json_text => {
+                            // Written by us as JSON text; keep the text if it is not.
+                            let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+                            fields.insert(field.name().clone(), v);
+                        }
+                        Ok(v) => {
+                            fields.insert(field.name().clone(), v);
+                        }
+                        Err(message) => {
+                            self.done = true;
+                            return Some(Err(ReadError::Field {
+                                location,
+                                error: crate::error::FieldError::new(field.name().clone(), message),
+                            }));
                         }
                     }
-                    return Some(Ok(RawRecord {
-                        location,
-                        format: Format::Parquet,
-                        fields,
-                    }));
                 }
+                return Some(Ok(RawRecord {
+                    location,
+                    format: Format::Parquet,
+                    fields,
+                }));
             }
             match self.batches.next() {
                 None => {

@@ -122,11 +122,7 @@ impl RecordReader {
     /// Opens a file in the given format; `-` reads from stdin.
     pub fn open_as(path: &Path, format: Format) -> Result<RecordReader, ReadError> {
         if path.as_os_str() == "-" {
-            return Ok(RecordReader::from_reader(
-                "<stdin>",
-                format,
-                Box::new(io::stdin()),
-            )?);
+            return RecordReader::from_reader("<stdin>", format, Box::new(io::stdin()));
         }
         let name: Arc<str> = Arc::from(path.display().to_string());
         if format == Format::Parquet {
@@ -613,10 +609,10 @@ impl Iterator for JsonArrayRecords {
                 ArrayState::Done => return None,
                 ArrayState::Start => {
                     // A UTF-8 byte-order mark may precede the array.
-                    if let Ok(buf) = self.reader.inner.fill_buf() {
-                        if buf.starts_with(UTF8_BOM) {
-                            self.reader.inner.consume(UTF8_BOM.len());
-                        }
+                    if let Ok(buf) = self.reader.inner.fill_buf()
+                        && buf.starts_with(UTF8_BOM)
+                    {
+                        self.reader.inner.consume(UTF8_BOM.len());
                     }
                     match self.peek() {
                         Err(e) => {
@@ -804,7 +800,7 @@ impl Iterator for CsvRecords {
             Ok(true) => {
                 self.record += 1;
                 let line = self.row.position().map(|p| p.line());
-                let headers = self.headers.as_ref().map(Vec::as_slice).unwrap_or_default();
+                let headers = self.headers.as_deref().unwrap_or_default();
                 let mut fields = Map::with_capacity(headers.len());
                 for (i, (name, cell)) in headers.iter().zip(self.row.iter()).enumerate() {
                     match std::str::from_utf8(cell) {

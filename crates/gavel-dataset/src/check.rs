@@ -225,7 +225,7 @@ struct Row {
 }
 
 fn h(s: &str) -> u64 {
-    let mut x = StableHasher::new(0x6368_6b); // "chk"
+    let mut x = StableHasher::new(0x0063_686b); // "chk"
     x.field(s);
     x.finish()
 }

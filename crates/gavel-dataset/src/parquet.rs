@@ -237,18 +237,18 @@ mod tests {
                 Example {
                     id: format!("q{i}:x:y"),
                     item: &item,
-                    instruction: "ask".into(),
+                    instruction: "ask",
                     input: (i % 2 == 0).then_some("ctx"),
                     reference: None,
-                    response_a: "a".into(),
-                    response_b: "b".into(),
-                    model_a: "x".into(),
-                    model_b: "y".into(),
+                    response_a: "a",
+                    response_b: "b",
+                    model_a: "x",
+                    model_b: "y",
                     label: Choice::Tie,
                     scores: (i % 3 == 0).then_some((1.0, 2.5)),
                     order: Order::BA,
-                    template: "t".into(),
-                    source: "s".into(),
+                    template: "t",
+                    source: "s",
                     prompt: vec![Message::new("system", "S"), Message::new("user", "U")],
                     target: "[[C]]".into(),
                 }
@@ -269,10 +269,7 @@ mod tests {
                 assert_eq!(rows[0].get(k), Some(v), "{format:?} field {k}");
             }
             assert_eq!(rows[1]["scores"], Value::Null);
-            assert_eq!(
-                rows[1]["input"].is_null() || rows[1]["item_input"].is_null(),
-                true
-            );
+            assert!(rows[1]["input"].is_null() || rows[1]["item_input"].is_null());
         }
     }
 }

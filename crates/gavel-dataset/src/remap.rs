@@ -122,29 +122,30 @@ pub fn remap(text: &str, naming: Naming, swap: bool) -> Remapped {
                 copied = i;
                 continue;
             }
-        } else if b.is_ascii_alphabetic() && at_word_start() {
-            if let Some(m) = mention(&text[i..]) {
-                let new_pos = if swap { 3 - m.position } else { m.position };
-                let replacement = match m.kind {
-                    MentionKind::Named { noun_len } => {
-                        let noun = with_case(&text[i..i + noun_len], naming.noun);
-                        format!("{noun} {}", naming.marker.text(new_pos))
-                    }
-                    MentionKind::Ordinal { word_len } => {
-                        let word = if new_pos == 1 { "first" } else { "second" };
-                        with_case(&text[i..i + word_len], word)
-                    }
-                };
-                let original = &text[i..i + m.len];
-                if replacement != original {
-                    out.push_str(&text[copied..i]);
-                    out.push_str(&replacement);
-                    changed += 1;
-                    copied = i + m.len;
+        } else if b.is_ascii_alphabetic()
+            && at_word_start()
+            && let Some(m) = mention(&text[i..])
+        {
+            let new_pos = if swap { 3 - m.position } else { m.position };
+            let replacement = match m.kind {
+                MentionKind::Named { noun_len } => {
+                    let noun = with_case(&text[i..i + noun_len], naming.noun);
+                    format!("{noun} {}", naming.marker.text(new_pos))
                 }
-                i += m.len;
-                continue;
+                MentionKind::Ordinal { word_len } => {
+                    let word = if new_pos == 1 { "first" } else { "second" };
+                    with_case(&text[i..i + word_len], word)
+                }
+            };
+            let original = &text[i..i + m.len];
+            if replacement != original {
+                out.push_str(&text[copied..i]);
+                out.push_str(&replacement);
+                changed += 1;
+                copied = i + m.len;
             }
+            i += m.len;
+            continue;
         }
         i += 1;
     }

@@ -392,13 +392,14 @@ impl LoadedConfig {
         };
 
         for judge in &mut config.judges {
-            for field in [&mut judge.model, &mut judge.base_url, &mut judge.template] {
-                if let Some(value) = field {
-                    let span = value.span();
-                    let expanded =
-                        expand_env(value.get_ref(), env).map_err(|m| err(span.clone(), m))?;
-                    *value = Spanned::new(span, expanded);
-                }
+            for value in [&mut judge.model, &mut judge.base_url, &mut judge.template]
+                .into_iter()
+                .flatten()
+            {
+                let span = value.span();
+                let expanded =
+                    expand_env(value.get_ref(), env).map_err(|m| err(span.clone(), m))?;
+                *value = Spanned::new(span, expanded);
             }
         }
         let mut names = BTreeSet::new();
@@ -433,17 +434,17 @@ impl LoadedConfig {
             match judge.kind {
                 JudgeKind::Metric => {
                     need("metric", judge.metric.is_some())?;
-                    if let Some(m) = &judge.metric {
-                        if !METRIC_NAMES.contains(&m.get_ref().as_str()) {
-                            return Err(err(
-                                m.span(),
-                                format!(
-                                    "judge {name:?}: unknown metric {:?}; expected one of {}",
-                                    m.get_ref(),
-                                    METRIC_NAMES.join(", ")
-                                ),
-                            ));
-                        }
+                    if let Some(m) = &judge.metric
+                        && !METRIC_NAMES.contains(&m.get_ref().as_str())
+                    {
+                        return Err(err(
+                            m.span(),
+                            format!(
+                                "judge {name:?}: unknown metric {:?}; expected one of {}",
+                                m.get_ref(),
+                                METRIC_NAMES.join(", ")
+                            ),
+                        ));
                     }
                 }
                 JudgeKind::Llm => {
@@ -493,30 +494,30 @@ impl LoadedConfig {
                 ));
             }
         }
-        if let Some(agreement) = &config.agreement {
-            if !matches!(
+        if let Some(agreement) = &config.agreement
+            && !matches!(
                 agreement.level.as_str(),
                 "nominal" | "ordinal" | "interval" | "ratio"
-            ) {
-                return Err(err(
-                    0..0,
-                    format!(
-                        "agreement.level: {:?}; expected nominal, ordinal, interval or ratio",
-                        agreement.level
-                    ),
-                ));
-            }
+            )
+        {
+            return Err(err(
+                0..0,
+                format!(
+                    "agreement.level: {:?}; expected nominal, ordinal, interval or ratio",
+                    agreement.level
+                ),
+            ));
         }
-        if let Some(meta) = &config.meta_eval {
-            if !matches!(meta.policy.as_str(), "majority" | "each" | "unanimous") {
-                return Err(err(
-                    0..0,
-                    format!(
-                        "meta_eval.policy: {:?}; expected majority, each or unanimous",
-                        meta.policy
-                    ),
-                ));
-            }
+        if let Some(meta) = &config.meta_eval
+            && !matches!(meta.policy.as_str(), "majority" | "each" | "unanimous")
+        {
+            return Err(err(
+                0..0,
+                format!(
+                    "meta_eval.policy: {:?}; expected majority, each or unanimous",
+                    meta.policy
+                ),
+            ));
         }
         for gate in &config.gates {
             let judge = match gate {
@@ -525,14 +526,14 @@ impl LoadedConfig {
                 | Gate::ParseFailureRate { judge, .. } => Some(judge),
                 _ => None,
             };
-            if let Some(judge) = judge {
-                if !names.contains(judge) {
-                    return Err(ConfigError {
-                        path: display.clone(),
-                        line: find_line(&text, judge),
-                        message: format!("gates: no judge is named {judge:?}"),
-                    });
-                }
+            if let Some(judge) = judge
+                && !names.contains(judge)
+            {
+                return Err(ConfigError {
+                    path: display.clone(),
+                    line: find_line(&text, judge),
+                    message: format!("gates: no judge is named {judge:?}"),
+                });
             }
         }
         let sha256 = crate::sha256_hex(text.as_bytes());

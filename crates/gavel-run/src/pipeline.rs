@@ -201,14 +201,14 @@ fn read_inputs(cfg: &LoadedConfig, opts: &RunOptions) -> Result<Inputs, RunError
             }
             JudgeKind::Metric => {}
         }
-        if let Some(b) = &judge.baseline {
-            if !models.contains(b) {
-                return Err(RunError::new(format!(
-                    "{config_path}:{}: judge {name:?}: baseline {b:?} answered no item (models: {})",
-                    cfg.line(judge.name.span()),
-                    models.join(", ")
-                )));
-            }
+        if let Some(b) = &judge.baseline
+            && !models.contains(b)
+        {
+            return Err(RunError::new(format!(
+                "{config_path}:{}: judge {name:?}: baseline {b:?} answered no item (models: {})",
+                cfg.line(judge.name.span()),
+                models.join(", ")
+            )));
         }
     }
     for gate in &c.gates {
@@ -369,14 +369,14 @@ impl Ctx<'_> {
         stage: &str,
         events: &mut (dyn FnMut(Event<'_>) + Send),
     ) -> Result<bool, RunError> {
-        if let Some(prev) = &self.previous {
-            if self.store.stage_done(prev, stage).map_err(store_err)? {
-                self.store
-                    .adopt_stage(prev, &self.run_id, stage)
-                    .map_err(store_err)?;
-                events(Event::StageReused(stage));
-                return Ok(false);
-            }
+        if let Some(prev) = &self.previous
+            && self.store.stage_done(prev, stage).map_err(store_err)?
+        {
+            self.store
+                .adopt_stage(prev, &self.run_id, stage)
+                .map_err(store_err)?;
+            events(Event::StageReused(stage));
+            return Ok(false);
         }
         self.store
             .start_stage(&self.run_id, stage)

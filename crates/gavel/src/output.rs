@@ -115,6 +115,7 @@ impl Table {
             }
         }
         let mut out = String::new();
+        #[allow(clippy::needless_range_loop)] // `i` indexes cells, widths and aligns alike
         let line = |cells: &[String], out: &mut String| {
             let mut parts = Vec::with_capacity(n);
             for i in 0..n {

@@ -139,16 +139,13 @@ impl FromRecord for Judgment {
         };
         let rationale = f.opt_text("rationale")?;
         let parse_error = f.opt_text("parse_error")?;
-        let usage = match f.opt_object("usage")? {
-            None => None,
-            Some(m) => Some(Usage {
-                prompt_tokens: m.get("prompt_tokens").and_then(Value::as_u64).unwrap_or(0),
-                completion_tokens: m
-                    .get("completion_tokens")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0),
-            }),
-        };
+        let usage = f.opt_object("usage")?.map(|m| Usage {
+            prompt_tokens: m.get("prompt_tokens").and_then(Value::as_u64).unwrap_or(0),
+            completion_tokens: m
+                .get("completion_tokens")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+        });
         let cost_usd = f.opt_f64("cost_usd")?;
         let latency_ms = f.opt_f64("latency_ms")?.map(|x| x.max(0.0) as u64);
         let cached = f.opt_bool("cached")?;

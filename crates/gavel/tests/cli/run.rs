@@ -236,7 +236,7 @@ fn runs_diff_shows_what_moved() {
 /// A judge whose verdict, `[[A]]` or `[[B]]`, depends only on the prompt's text: deterministic
 /// per call, so both orders of a pair may disagree (position consistency has something to count).
 fn parity_judge(call: &ChatCall) -> Reply {
-    Reply::text(if call.all_text().len() % 2 == 0 {
+    Reply::text(if call.all_text().len().is_multiple_of(2) {
         "Assistant A is better. [[A]]"
     } else {
         "Assistant B is better. [[B]]"

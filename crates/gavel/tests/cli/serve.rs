@@ -246,9 +246,9 @@ fn serve_set_up_label_restart_export_feeds_agree_and_meta_eval() {
             }
             let i: usize = task["item"].as_str().unwrap()[1..].parse().unwrap();
             let id = task["assignment"].as_i64().unwrap();
-            let l = if i % 3 == 0 {
+            let l = if i.is_multiple_of(3) {
                 "A"
-            } else if i % 2 == 0 {
+            } else if i.is_multiple_of(2) {
                 "tie"
             } else {
                 "B"
