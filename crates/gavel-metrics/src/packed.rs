@@ -61,7 +61,7 @@ impl Alphabet {
             out.resize(text.len(), 0);
             let mut kept = 0;
             for &b in text.as_bytes() {
-                let keep = whitespace || !ASCII_SPACE[usize::from(b)];
+                let keep = whitespace || !python::ASCII_SPACE[usize::from(b)];
                 let mut id = self.direct[usize::from(b)];
                 if id == 0 && keep {
                     id = self.next_id()?;
@@ -91,7 +91,7 @@ impl Alphabet {
             let mut kept = 0;
             for &b in text.as_bytes() {
                 out[kept] = self.direct[usize::from(b)];
-                kept += usize::from(whitespace || !ASCII_SPACE[usize::from(b)]);
+                kept += usize::from(whitespace || !python::ASCII_SPACE[usize::from(b)]);
             }
             out.truncate(kept);
         } else {
@@ -141,20 +141,6 @@ impl Alphabet {
         self.other.get(&c).copied().unwrap_or(0)
     }
 }
-
-/// ASCII bytes that are Python whitespace (see [`python::is_space`]).
-const ASCII_SPACE: [bool; 128] = {
-    let mut t = [false; 128];
-    let mut b = 0;
-    while b < 128 {
-        t[b] = matches!(
-            b as u8,
-            b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' '
-        );
-        b += 1;
-    }
-    t
-};
 
 /// One n-gram of the hypothesis, in 16 bytes so that a typical hypothesis' table fits the
 /// first-level cache. Counts fit 16 bits because hypotheses longer than [`MAX_LEN`]

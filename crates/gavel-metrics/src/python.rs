@@ -29,7 +29,7 @@ pub fn split(s: &str) -> Words<'_> {
 }
 
 /// ASCII bytes Python splits on (`\t\n\x0b\x0c\r`, `\x1c`-`\x1f`, space).
-const ASCII_SPACE: [bool; 128] = {
+pub(crate) const ASCII_SPACE: [bool; 128] = {
     let mut t = [false; 128];
     let mut b = 0;
     while b < 128 {

@@ -98,6 +98,32 @@ pub struct OutOfRange {
     pub limit: usize,
 }
 
+/// Unit `unit`'s rating `r` names an annotator and a category within the declared counts.
+fn check_rating(
+    unit: usize,
+    r: Rating,
+    n_annotators: usize,
+    n_categories: usize,
+) -> Result<(), OutOfRange> {
+    if r.annotator as usize >= n_annotators {
+        return Err(OutOfRange {
+            unit,
+            what: "annotator",
+            index: r.annotator,
+            limit: n_annotators,
+        });
+    }
+    if r.category as usize >= n_categories {
+        return Err(OutOfRange {
+            unit,
+            what: "category",
+            index: r.category,
+            limit: n_categories,
+        });
+    }
+    Ok(())
+}
+
 impl Ratings {
     /// Builds reliability data from units given as lists of ratings, with `n_annotators`
     /// annotators and `n_categories` categories in the value domain.
@@ -114,22 +140,7 @@ impl Ratings {
         let mut entries = Vec::new();
         for (u, unit) in units.into_iter().enumerate() {
             for r in unit {
-                if r.annotator as usize >= n_annotators {
-                    return Err(OutOfRange {
-                        unit: u,
-                        what: "annotator",
-                        index: r.annotator,
-                        limit: n_annotators,
-                    });
-                }
-                if r.category as usize >= n_categories {
-                    return Err(OutOfRange {
-                        unit: u,
-                        what: "category",
-                        index: r.category,
-                        limit: n_categories,
-                    });
-                }
+                check_rating(u, r, n_annotators, n_categories)?;
                 entries.push(r);
             }
             offsets.push(entries.len());
@@ -162,23 +173,8 @@ impl Ratings {
             });
         }
         for (u, w) in offsets.windows(2).enumerate() {
-            for r in &entries[w[0]..w[1]] {
-                if r.annotator as usize >= n_annotators {
-                    return Err(OutOfRange {
-                        unit: u,
-                        what: "annotator",
-                        index: r.annotator,
-                        limit: n_annotators,
-                    });
-                }
-                if r.category as usize >= n_categories {
-                    return Err(OutOfRange {
-                        unit: u,
-                        what: "category",
-                        index: r.category,
-                        limit: n_categories,
-                    });
-                }
+            for &r in &entries[w[0]..w[1]] {
+                check_rating(u, r, n_annotators, n_categories)?;
             }
         }
         Ok(Ratings {
