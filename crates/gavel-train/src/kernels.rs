@@ -214,8 +214,8 @@ fn column_sums(data: &[f32], n: usize) -> Vec<f32> {
     out
 }
 
-/// Reads a tensor's CPU data (contiguous) for a backward pass.
-fn with_data<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+/// Runs `f` on a CPU f32 tensor's values (contiguous; copied first only when it is not).
+pub(crate) fn with_data<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
     let t = t.contiguous()?;
     let (storage, layout) = t.storage_and_layout();
     let candle_core::Storage::Cpu(cpu) = &*storage else {

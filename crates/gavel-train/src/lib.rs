@@ -10,6 +10,7 @@ pub mod error;
 pub mod head;
 pub mod kernels;
 pub mod local;
+pub mod matmul;
 pub mod model;
 pub mod net;
 pub mod objective;

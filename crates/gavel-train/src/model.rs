@@ -103,23 +103,35 @@ pub struct Linear {
 }
 
 impl Linear {
-    /// Applies the layer to `(..., in)`.
+    /// Applies the layer to `(..., in)` in candle's primitives (the reference kernels).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(self.product(x)?.broadcast_add(&self.b)?)
+        Ok(self.product_reference(x)?.broadcast_add(&self.b)?)
     }
 
-    /// The layer with gavel's bias kernel (one SIMD pass; see [`crate::kernels::bias_add`]).
+    /// The layer with gavel's product and bias kernels ([`crate::matmul`],
+    /// [`crate::kernels::bias_add`]).
     fn forward_fast(&self, x: &Tensor) -> Result<Tensor> {
         Ok(crate::kernels::bias_add(&self.product(x)?, &self.b)?)
     }
 
-    /// `x Wᵀ` without the bias (for kernels that add it themselves).
+    /// The layer in the kernels `kernels` names.
+    fn forward_with(&self, x: &Tensor, kernels: Kernels) -> Result<Tensor> {
+        match kernels {
+            Kernels::Fast => self.forward_fast(x),
+            Kernels::Reference => self.forward(x),
+        }
+    }
+
+    /// `x Wᵀ` without the bias (for kernels that add it themselves), by gavel's product.
     fn product(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(crate::matmul::linear_product(x, &self.w)?)
+    }
+
+    /// `x Wᵀ` by candle's matrix product.
+    fn product_reference(&self, x: &Tensor) -> Result<Tensor> {
         let dims = x.dims().to_vec();
         let last = dims[dims.len() - 1];
         let rows: usize = dims[..dims.len() - 1].iter().product();
-        // gemm packs a row-major right-hand side faster than a transposed view: the copy
-        // (out × in floats) is cheap beside the product.
         let y = x
             .reshape((rows, last))?
             .matmul(&self.w.t()?.contiguous()?)?;
@@ -537,8 +549,8 @@ impl Encoder {
                 crate::kernels::bias_gelu(&l.inter.product(&x)?, &l.inter.b)?
             }
             Act::GeluErf => l.inter.forward(&x)?.gelu_erf()?,
-            Act::GeluTanh => l.inter.forward(&x)?.gelu()?,
-            Act::Relu => l.inter.forward(&x)?.relu()?,
+            Act::GeluTanh => l.inter.forward_with(&x, ctx.kernels)?.gelu()?,
+            Act::Relu => l.inter.forward_with(&x, ctx.kernels)?.relu()?,
         };
         let x = ctx.residual(&l.out, &inner, &x)?;
         l.out_norm.forward(&x, ctx)

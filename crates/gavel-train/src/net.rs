@@ -1,6 +1,7 @@
 //! The judge network (encoder, pooling, head) and batched inference.
 
 use candle_core::{Device, Tensor};
+use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::head::Head;
@@ -72,17 +73,31 @@ impl JudgeNet {
         &self,
         seqs: &[Encoded],
         batch_size: usize,
-        f: impl Fn(&JudgeNet, &Batch) -> Result<Tensor>,
+        f: impl Fn(&JudgeNet, &Batch) -> Result<Tensor> + Sync,
     ) -> Result<Vec<Vec<f32>>> {
         let mut order: Vec<usize> = (0..seqs.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(seqs[i].ids.len()));
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); seqs.len()];
+        // Each batch is split into one part per thread, and the parts run side by side, each
+        // on one thread: inside a forward pass most operations are too short to split well
+        // (and some of candle's run on one thread), so this keeps the cores busy. Padding is
+        // masked out exactly, so a split changes scores only by rounding.
+        let threads = rayon::current_num_threads().max(1);
         for chunk in order.chunks(batch_size.max(1)) {
-            let refs: Vec<&Encoded> = chunk.iter().map(|&i| &seqs[i]).collect();
-            let batch = self.batch(&refs)?;
-            let rows = f(self, &batch)?.to_vec2::<f32>()?;
-            for (&i, row) in chunk.iter().zip(rows) {
-                out[i] = row;
+            let part = chunk.len().div_ceil(threads).max(1);
+            let parts: Vec<&[usize]> = chunk.chunks(part).collect();
+            let rows: Vec<Result<Vec<Vec<f32>>>> = parts
+                .par_iter()
+                .map(|part| {
+                    let refs: Vec<&Encoded> = part.iter().map(|&i| &seqs[i]).collect();
+                    let batch = self.batch(&refs)?;
+                    Ok(f(self, &batch)?.to_vec2::<f32>()?)
+                })
+                .collect();
+            for (part, rows) in parts.iter().zip(rows) {
+                for (&i, row) in part.iter().zip(rows?) {
+                    out[i] = row;
+                }
             }
         }
         Ok(out)

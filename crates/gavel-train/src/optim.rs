@@ -6,10 +6,12 @@
 //! is skipped entirely (no decay either), as PyTorch skips parameters whose `.grad` is None.
 //! Clipping is `torch.nn.utils.clip_grad_norm_`: scale by `max / (‖g‖ + 1e-6)` when below 1.
 
-use candle_core::{Tensor, backprop::GradStore};
+use candle_core::{CpuStorage, InplaceOp1, Layout, Tensor, backprop::GradStore};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::kernels::with_data;
 use crate::model::Param;
 
 /// The shape of the learning rate over training.
@@ -68,10 +70,30 @@ impl Default for AdamWConfig {
     }
 }
 
-/// Gradients summed over micro-batches, one buffer per parameter (`None` until one arrives).
+/// Values per parallel task in the element-wise loops below. Sums are taken per chunk and the
+/// chunk sums added in order, so results do not depend on the thread count.
+const CHUNK: usize = 1 << 15;
+
+/// One parameter's gradient in an [`Accumulator`].
+#[derive(Debug, Clone)]
+enum Grad {
+    /// One backward pass's gradient as candle returned it (not copied), to be multiplied by
+    /// `scale` when read.
+    Single { grad: Tensor, scale: f32 },
+    /// The scaled sum of several passes.
+    Summed(Vec<f32>),
+}
+
+/// Gradients summed over micro-batches, one per parameter (`None` until one arrives), and the
+/// clipping factor.
+///
+/// The effective gradient of an element is `(g · scale) · coef` (a sum of such `g · scale`
+/// over micro-batches), computed where it is read: the same f32 operations as scaling and
+/// clipping in place, without copying the gradients out of candle's tensors.
 #[derive(Debug, Clone)]
 pub struct Accumulator {
-    grads: Vec<Option<Vec<f32>>>,
+    grads: Vec<Option<Grad>>,
+    coef: f32,
 }
 
 impl Accumulator {
@@ -79,6 +101,7 @@ impl Accumulator {
     pub fn new(n: usize) -> Accumulator {
         Accumulator {
             grads: vec![None; n],
+            coef: 1.0,
         }
     }
 
@@ -88,33 +111,70 @@ impl Accumulator {
             let Some(g) = store.get(p.var.as_tensor()) else {
                 continue;
             };
-            let g = g.flatten_all()?.to_vec1::<f32>()?;
-            match slot {
-                Some(acc) => {
-                    for (a, x) in acc.iter_mut().zip(g) {
-                        *a += x * scale;
-                    }
+            let g = g.flatten_all()?.contiguous()?;
+            match slot.take() {
+                None => *slot = Some(Grad::Single { grad: g, scale }),
+                Some(Grad::Single { grad, scale: first }) => {
+                    let mut sum = with_data(&grad, |x| {
+                        let mut out = vec![0f32; x.len()];
+                        out.par_chunks_mut(CHUNK)
+                            .zip(x.par_chunks(CHUNK))
+                            .for_each(|(o, x)| {
+                                for (o, &x) in o.iter_mut().zip(x) {
+                                    *o = x * first;
+                                }
+                            });
+                        Ok(out)
+                    })?;
+                    add_scaled(&mut sum, &g, scale)?;
+                    *slot = Some(Grad::Summed(sum));
                 }
-                None => {
-                    *slot = Some(if scale == 1.0 {
-                        g
-                    } else {
-                        g.into_iter().map(|x| x * scale).collect()
-                    });
+                Some(Grad::Summed(mut sum)) => {
+                    add_scaled(&mut sum, &g, scale)?;
+                    *slot = Some(Grad::Summed(sum));
                 }
             }
         }
         Ok(())
     }
 
-    /// The global L2 norm of the gradients.
+    /// Runs `f` on parameter `i`'s gradient values and the factors they are read with (`g ·
+    /// scale · coef`, in that order); `None` when the parameter got no gradient.
+    fn with_grad<R>(
+        &self,
+        i: usize,
+        f: impl FnOnce(&[f32], f32, f32) -> candle_core::Result<R>,
+    ) -> candle_core::Result<Option<R>> {
+        match &self.grads[i] {
+            None => Ok(None),
+            Some(Grad::Single { grad, scale }) => {
+                with_data(grad, |g| f(g, *scale, self.coef)).map(Some)
+            }
+            Some(Grad::Summed(sum)) => f(sum, 1.0, self.coef).map(Some),
+        }
+    }
+
+    /// The global L2 norm of the gradients (in f64, by chunks in a fixed order).
     pub fn norm(&self) -> f64 {
-        self.grads
-            .iter()
-            .flatten()
-            .map(|g| g.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>())
-            .sum::<f64>()
-            .sqrt()
+        let mut total = 0f64;
+        for i in 0..self.grads.len() {
+            let part = self.with_grad(i, |g, scale, coef| {
+                let sums: Vec<f64> = g
+                    .par_chunks(CHUNK)
+                    .map(|c| {
+                        c.iter()
+                            .map(|&x| {
+                                let y = ((x * scale) * coef) as f64;
+                                y * y
+                            })
+                            .sum::<f64>()
+                    })
+                    .collect();
+                Ok(sums.iter().sum::<f64>())
+            });
+            total += part.ok().flatten().unwrap_or(0.0);
+        }
+        total.sqrt()
     }
 
     /// Scales the gradients so that their global norm is at most `max_norm`, as
@@ -123,18 +183,16 @@ impl Accumulator {
         let norm = self.norm();
         let coef = (max_norm / (norm + 1e-6)).min(1.0) as f32;
         if coef < 1.0 {
-            for g in self.grads.iter_mut().flatten() {
-                for x in g.iter_mut() {
-                    *x *= coef;
-                }
-            }
+            self.coef = coef;
         }
         norm
     }
 
-    /// The gradient of parameter `i`, if it got one.
-    pub fn get(&self, i: usize) -> Option<&[f32]> {
-        self.grads[i].as_deref()
+    /// A copy of the (scaled, clipped) gradient of parameter `i`, if it got one.
+    pub fn gradient(&self, i: usize) -> Result<Option<Vec<f32>>> {
+        Ok(self.with_grad(i, |g, scale, coef| {
+            Ok(g.iter().map(|&x| (x * scale) * coef).collect())
+        })?)
     }
 
     /// Forgets the gradients.
@@ -142,7 +200,26 @@ impl Accumulator {
         for g in &mut self.grads {
             *g = None;
         }
+        self.coef = 1.0;
     }
+}
+
+/// `sum += g · scale`, element by element, in parallel.
+fn add_scaled(sum: &mut [f32], g: &Tensor, scale: f32) -> candle_core::Result<()> {
+    with_data(g, |x| {
+        if x.len() != sum.len() {
+            candle_core::bail!("gradient sizes differ between micro-batches");
+        }
+        sum.par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK))
+            .for_each(|(a, x)| {
+                for (a, &x) in a.iter_mut().zip(x) {
+                    *a += x * scale;
+                }
+            });
+        Ok(())
+    })?;
+    Ok(())
 }
 
 /// AdamW's state: the step count and both moments of every parameter.
@@ -178,7 +255,8 @@ impl AdamW {
         self.update_with(params, grads, |_| lr)
     }
 
-    /// One update, with the learning rate of parameter `i` given by `lr(i)`.
+    /// One update, with the learning rate of parameter `i` given by `lr(i)`. Each parameter is
+    /// updated in place in its variable's storage, in parallel chunks.
     pub fn update_with(
         &mut self,
         params: &[Param],
@@ -188,39 +266,92 @@ impl AdamW {
         self.step += 1;
         let c = self.config;
         for (i, p) in params.iter().enumerate() {
-            let Some(g) = grads.get(i) else {
-                continue;
-            };
-            let lr = lr(i);
-            self.param_steps[i] += 1;
-            let t = self.param_steps[i] as i32;
-            let mut w = p.var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
-            let wd = if p.decay { c.weight_decay } else { 0.0 };
-            let decay = (1.0 - lr * wd) as f32;
-            let one_minus_b1 = (1.0 - c.beta1) as f32;
-            let b2 = c.beta2 as f32;
-            let one_minus_b2 = (1.0 - c.beta2) as f32;
-            let bc1 = 1.0 - c.beta1.powi(t);
-            let bc2_sqrt = (1.0 - c.beta2.powi(t)).sqrt() as f32;
-            let step_size = (lr / bc1) as f32;
-            let eps = c.eps as f32;
             let (m, v) = (&mut self.m[i], &mut self.v[i]);
-            for j in 0..w.len() {
-                if wd != 0.0 {
-                    w[j] *= decay;
-                }
-                m[j] += one_minus_b1 * (g[j] - m[j]);
-                v[j] = v[j] * b2 + one_minus_b2 * g[j] * g[j];
-                let denom = v[j].sqrt() / bc2_sqrt + eps;
-                w[j] += -step_size * (m[j] / denom);
-            }
-            let shape = p.var.shape().clone();
-            p.var.set(&Tensor::from_vec(w, shape, p.var.device())?)?;
+            let steps = &mut self.param_steps[i];
+            grads.with_grad(i, |g, scale, coef| {
+                let lr = lr(i);
+                *steps += 1;
+                let t = *steps as i32;
+                let wd = if p.decay { c.weight_decay } else { 0.0 };
+                let step = AdamWStep {
+                    g,
+                    scale,
+                    coef,
+                    moments: std::cell::RefCell::new((m, v)),
+                    decay: (wd != 0.0).then_some((1.0 - lr * wd) as f32),
+                    one_minus_b1: (1.0 - c.beta1) as f32,
+                    b2: c.beta2 as f32,
+                    one_minus_b2: (1.0 - c.beta2) as f32,
+                    bc2_sqrt: (1.0 - c.beta2.powi(t)).sqrt() as f32,
+                    step_size: (lr / (1.0 - c.beta1.powi(t))) as f32,
+                    eps: c.eps as f32,
+                };
+                p.var.as_tensor().inplace_op1(&step)?;
+                Ok(())
+            })?;
         }
         Ok(())
     }
 }
 
+/// One AdamW update of one parameter, applied to the variable's storage in place:
+/// per element, in this order and in f32 (PyTorch's single-tensor AdamW),
+/// `w *= decay`; `m += (1-β1)(g - m)`; `v = β2 v + (1-β2) g²`;
+/// `w += -step_size · m / (√v / √(1-β2^t) + ε)`, with `g = (grad · scale) · coef`.
+struct AdamWStep<'a> {
+    g: &'a [f32],
+    scale: f32,
+    coef: f32,
+    moments: std::cell::RefCell<(&'a mut Vec<f32>, &'a mut Vec<f32>)>,
+    decay: Option<f32>,
+    one_minus_b1: f32,
+    b2: f32,
+    one_minus_b2: f32,
+    bc2_sqrt: f32,
+    step_size: f32,
+    eps: f32,
+}
+
+impl InplaceOp1 for AdamWStep<'_> {
+    fn name(&self) -> &'static str {
+        "gavel-adamw-step"
+    }
+
+    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
+        let CpuStorage::F32(data) = storage else {
+            candle_core::bail!("AdamW: parameters must be f32");
+        };
+        let Some((a, b)) = layout.contiguous_offsets() else {
+            candle_core::bail!("AdamW: parameters must be contiguous");
+        };
+        let w = &mut data[a..b];
+        let mut moments = self.moments.borrow_mut();
+        let (m, v) = &mut *moments;
+        if w.len() != self.g.len() || m.len() != w.len() || v.len() != w.len() {
+            candle_core::bail!("AdamW: gradient, moments and parameter differ in size");
+        }
+        let (scale, coef, decay) = (self.scale, self.coef, self.decay);
+        let (one_minus_b1, b2, one_minus_b2) = (self.one_minus_b1, self.b2, self.one_minus_b2);
+        let (bc2_sqrt, step_size, eps) = (self.bc2_sqrt, self.step_size, self.eps);
+        w.par_chunks_mut(CHUNK)
+            .zip(m.par_chunks_mut(CHUNK))
+            .zip(v.par_chunks_mut(CHUNK))
+            .zip(self.g.par_chunks(CHUNK))
+            .for_each(|(((w, m), v), g)| {
+                for (((w, m), v), &g) in w.iter_mut().zip(m).zip(v).zip(g) {
+                    let g = (g * scale) * coef;
+                    if let Some(d) = decay {
+                        *w *= d;
+                    }
+                    *m += one_minus_b1 * (g - *m);
+                    *v = *v * b2 + one_minus_b2 * g * g;
+                    let denom = v.sqrt() / bc2_sqrt + eps;
+                    *w += -step_size * (*m / denom);
+                }
+            });
+        Ok(())
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;

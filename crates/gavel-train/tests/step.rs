@@ -184,7 +184,8 @@ fn check_step(kernels: Kernels) {
             let mut worst = 0f32;
             for (i, p) in params.iter().enumerate() {
                 let ours = acc
-                    .get(i)
+                    .gradient(i)
+                    .unwrap()
                     .unwrap_or_else(|| panic!("{} got no gradient", p.name));
                 let theirs = flat(&r[&format!("grad.{}", torch_name(&p.name))]);
                 if null_directions.contains(&p.name) {

@@ -3,6 +3,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod allocator;
 mod commands;
 #[allow(dead_code)]
 mod output;

@@ -45,6 +45,7 @@ pub struct LocalOptions<'a> {
 
 /// Runs a local judge over the items.
 pub fn run(o: LocalOptions<'_>, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    crate::allocator::keep_freed_memory();
     let started = Instant::now();
     let mut judge = LocalJudge::load(o.dir)
         .with_context(|| format!("cannot load the judge in {}", o.dir.display()))?;

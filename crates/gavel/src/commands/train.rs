@@ -234,6 +234,7 @@ pub enum ScheduleArg {
 
 /// Runs the command.
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<Outcome> {
+    crate::allocator::keep_freed_memory();
     let args = *args.options;
     let settings = resolve(&args)?;
     let out = &args.out;
