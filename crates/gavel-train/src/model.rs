@@ -111,7 +111,38 @@ impl Linear {
     /// The layer with gavel's product and bias kernels ([`crate::matmul`],
     /// [`crate::kernels::bias_add`]).
     fn forward_fast(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(crate::kernels::bias_add(&self.product(x)?, &self.b)?)
+        let y = self.product(x)?;
+        if self.no_grad(&y) {
+            crate::kernels::bias_add_in_place(&y, &self.b)?;
+            return Ok(y);
+        }
+        Ok(crate::kernels::bias_add(&y, &self.b)?)
+    }
+
+    /// Whether nothing about this product `y` of the layer needs a gradient (inference): then
+    /// the kernels after it work in place on `y`, which no one else holds.
+    fn no_grad(&self, y: &Tensor) -> bool {
+        !y.track_op() && !self.b.track_op()
+    }
+
+    /// `gelu(x Wᵀ + b)` with gavel's kernels.
+    fn forward_gelu(&self, x: &Tensor) -> Result<Tensor> {
+        let y = self.product(x)?;
+        if self.no_grad(&y) {
+            crate::kernels::bias_gelu_in_place(&y, &self.b)?;
+            return Ok(y);
+        }
+        Ok(crate::kernels::bias_gelu(&y, &self.b)?)
+    }
+
+    /// `x Wᵀ + b + residual` with gavel's kernels.
+    fn forward_residual(&self, x: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        let y = self.product(x)?;
+        if self.no_grad(&y) && !residual.track_op() {
+            crate::kernels::bias_residual_in_place(&y, &self.b, residual)?;
+            return Ok(y);
+        }
+        Ok(crate::kernels::bias_residual(&y, &self.b, residual)?)
     }
 
     /// The layer in the kernels `kernels` names.
@@ -150,9 +181,16 @@ struct LayerNorm {
 }
 
 impl LayerNorm {
-    fn forward(&self, x: &Tensor, ctx: &Ctx) -> Result<Tensor> {
+    /// The normalised `x`; `x` is given up, and when nothing needs a gradient it is
+    /// normalised where it lies.
+    fn forward(&self, x: Tensor, ctx: &Ctx) -> Result<Tensor> {
         if ctx.kernels == Kernels::Fast {
-            return Ok(crate::kernels::layer_norm(x, &self.w, &self.b, self.eps)?);
+            if !x.track_op() && !self.w.track_op() && !self.b.track_op() {
+                let x = x.contiguous()?;
+                crate::kernels::layer_norm_in_place(&x, &self.w, &self.b, self.eps)?;
+                return Ok(x);
+            }
+            return Ok(crate::kernels::layer_norm(&x, &self.w, &self.b, self.eps)?);
         }
         let mean = x.mean_keepdim(D::Minus1)?;
         let centred = x.broadcast_sub(&mean)?;
@@ -205,11 +243,7 @@ impl Ctx {
     fn residual(&mut self, lin: &Linear, x: &Tensor, residual: &Tensor) -> Result<Tensor> {
         let hidden_dropout = self.dropout.as_ref().is_some_and(|d| d.hidden > 0.0);
         match self.kernels {
-            Kernels::Fast if !hidden_dropout => Ok(crate::kernels::bias_residual(
-                &lin.product(x)?,
-                &lin.b,
-                residual,
-            )?),
+            Kernels::Fast if !hidden_dropout => lin.forward_residual(x, residual),
             Kernels::Fast => Ok((self.drop(lin.forward_fast(x)?, false)? + residual)?),
             Kernels::Reference => Ok((self.drop(lin.forward(x)?, false)? + residual)?),
         }
@@ -508,7 +542,7 @@ impl Encoder {
         if let Some(tt) = &self.token_type {
             x = (x + emb(tt, &batch.types)?)?;
         }
-        let x = self.emb_norm.forward(&x, ctx)?;
+        let x = self.emb_norm.forward(x, ctx)?;
         let mut x = ctx.drop(x, false)?;
         // The padding bias as the fused attention takes it, (B, T).
         let bias = if ctx.kernels == Kernels::Fast {
@@ -543,17 +577,15 @@ impl Encoder {
         };
         let x = l
             .attn_norm
-            .forward(&ctx.residual(&l.attn_out, &attended, x)?, ctx)?;
+            .forward(ctx.residual(&l.attn_out, &attended, x)?, ctx)?;
         let inner = match self.act {
-            Act::GeluErf if ctx.kernels == Kernels::Fast => {
-                crate::kernels::bias_gelu(&l.inter.product(&x)?, &l.inter.b)?
-            }
+            Act::GeluErf if ctx.kernels == Kernels::Fast => l.inter.forward_gelu(&x)?,
             Act::GeluErf => l.inter.forward(&x)?.gelu_erf()?,
             Act::GeluTanh => l.inter.forward_with(&x, ctx.kernels)?.gelu()?,
             Act::Relu => l.inter.forward_with(&x, ctx.kernels)?.relu()?,
         };
         let x = ctx.residual(&l.out, &inner, &x)?;
-        l.out_norm.forward(&x, ctx)
+        l.out_norm.forward(x, ctx)
     }
 
     /// Attention spelled out in candle's primitives (the reference for the fused operation).

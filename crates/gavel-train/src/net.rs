@@ -78,26 +78,26 @@ impl JudgeNet {
         let mut order: Vec<usize> = (0..seqs.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(seqs[i].ids.len()));
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); seqs.len()];
-        // Each batch is split into one part per thread, and the parts run side by side, each
-        // on one thread: inside a forward pass most operations are too short to split well
-        // (and some of candle's run on one thread), so this keeps the cores busy. Padding is
-        // masked out exactly, so a split changes scores only by rounding.
+        // Each batch of `batch_size` is cut into one part per thread, and the parts run side
+        // by side, each on one thread, with no wait between batches: inside a forward pass
+        // most operations are too short to split well (and some of candle's run on one
+        // thread), so this keeps the cores busy. At most one part per thread is in memory at
+        // a time. Padding is masked out exactly, so the cut changes scores only by rounding.
         let threads = rayon::current_num_threads().max(1);
-        for chunk in order.chunks(batch_size.max(1)) {
-            let part = chunk.len().div_ceil(threads).max(1);
-            let parts: Vec<&[usize]> = chunk.chunks(part).collect();
-            let rows: Vec<Result<Vec<Vec<f32>>>> = parts
-                .par_iter()
-                .map(|part| {
-                    let refs: Vec<&Encoded> = part.iter().map(|&i| &seqs[i]).collect();
-                    let batch = self.batch(&refs)?;
-                    Ok(f(self, &batch)?.to_vec2::<f32>()?)
-                })
-                .collect();
-            for (part, rows) in parts.iter().zip(rows) {
-                for (&i, row) in part.iter().zip(rows?) {
-                    out[i] = row;
-                }
+        let part = batch_size.max(1).div_ceil(threads).max(1);
+        let parts: Vec<&[usize]> = order.chunks(part).collect();
+        let rows: Vec<Result<Vec<Vec<f32>>>> = parts
+            .par_iter()
+            .with_max_len(1)
+            .map(|part| {
+                let refs: Vec<&Encoded> = part.iter().map(|&i| &seqs[i]).collect();
+                let batch = self.batch(&refs)?;
+                Ok(f(self, &batch)?.to_vec2::<f32>()?)
+            })
+            .collect();
+        for (part, rows) in parts.iter().zip(rows) {
+            for (&i, row) in part.iter().zip(rows?) {
+                out[i] = row;
             }
         }
         Ok(out)
