@@ -663,7 +663,7 @@ fn tiles<S: Simd, const MR: usize, const NR: usize>(simd: S, p: MatMul) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use candle_core::{D, Device, Var};
     use std::cell::Cell;
@@ -673,7 +673,7 @@ mod tests {
     }
 
     /// Runs `f` with each instruction set: the best, AVX2 + FMA, scalar.
-    fn each_level(f: impl Fn()) {
+    pub(crate) fn each_level(f: impl Fn()) {
         for level in 0..3 {
             LEVEL.with(|l| l.set(level));
             f();

@@ -975,6 +975,50 @@ mod tests {
         Var::from_tensor(&Tensor::from_vec(v, (6, 37), &Device::Cpu).unwrap()).unwrap()
     }
 
+    /// The in-place inference kernels give exactly what the out-of-place ones give, on rows
+    /// whose length is not a multiple of the SIMD width, over several parallel tasks (the
+    /// residual is read from the right rows), at every instruction set.
+    #[test]
+    fn in_place_kernels_equal_the_out_of_place_ones() {
+        let mut r = crate::rng::Rng::new(4);
+        let mut t = |n: usize| {
+            let v: Vec<f32> = (0..n).map(|_| (r.normal() * 2.0) as f32).collect();
+            v
+        };
+        let (rows, n) = (1000, 37);
+        let x = Tensor::from_vec(t(rows * n), (rows, n), &Device::Cpu).unwrap();
+        let res = Tensor::from_vec(t(rows * n), (rows, n), &Device::Cpu).unwrap();
+        let b = Tensor::from_vec(t(n), n, &Device::Cpu).unwrap();
+        let w = Tensor::from_vec(t(n), n, &Device::Cpu).unwrap();
+        assert!(rows * n > 2 * n * rows_per_task(n));
+        let fresh = || x.copy().unwrap();
+        crate::attention::tests::each_level(|| {
+            let cases: [(Tensor, &dyn Fn(&Tensor)); 4] = [
+                (bias_add(&x, &b).unwrap(), &|y| {
+                    bias_add_in_place(y, &b).unwrap()
+                }),
+                (bias_gelu(&x, &b).unwrap(), &|y| {
+                    bias_gelu_in_place(y, &b).unwrap()
+                }),
+                (bias_residual(&x, &b, &res).unwrap(), &|y| {
+                    bias_residual_in_place(y, &b, &res).unwrap()
+                }),
+                (layer_norm(&x, &w, &b, 1e-5).unwrap(), &|y| {
+                    layer_norm_in_place(y, &w, &b, 1e-5).unwrap()
+                }),
+            ];
+            for (want, apply) in cases {
+                let y = fresh();
+                apply(&y);
+                let (got, want) = (y.to_vec2::<f32>().unwrap(), want.to_vec2::<f32>().unwrap());
+                assert_eq!(got, want);
+            }
+        });
+        // A tensor that needs a gradient is refused.
+        let v = Var::from_tensor(&x).unwrap();
+        assert!(bias_add_in_place(v.as_tensor(), &b).is_err());
+    }
+
     /// Each kernel and its gradient against the same function spelled out in candle's
     /// differentiable primitives.
     #[test]
