@@ -10,8 +10,9 @@ length and the same batch, on the same machine in the same run:
    --seq-len tokens, timed by its own clock (the training loop; tokenization and loading are
    outside). PyTorch 2.15.0 + transformers 5.24.0: the same model and loss, the same number of
    steps on (2 x batch, seq-len) token batches, timed around the loop. Reported: training pairs
-   per second (one pair = two sequences), after one untimed warm-up step on the PyTorch side
-   (gavel's first step is inside its clock, which favours PyTorch slightly).
+   per second (one pair = two sequences) over --steps steps after one untimed warm-up step on
+   both sides (gavel runs steps + 1 and reports its first step's time, `first_step_seconds`,
+   which is subtracted; the rate with the warm-up step included is printed beside it).
 2. Inference: the trained judge scores generated pairs. gavel: `gavel judge --judge local:DIR
    --batch-size B` (tokenization included, loading not); PyTorch: the encoder and head in
    `torch.inference_mode()` on batches of B sequences (tokenization not included). Reported:
@@ -188,7 +189,7 @@ def main():
 
     print(f"load average at start {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
     with tempfile.TemporaryDirectory() as d:
-        items = write_data(d, args.batch * args.steps, args.pairs, 7)
+        items = write_data(d, args.batch * (args.steps + 1), args.pairs, 7)
         out = os.path.join(d, "judge")
         # Rounds alternate the two sides, so that a change in the machine's load (it is shared)
         # falls on both; each side's best round is compared, and every round is printed.
@@ -197,13 +198,14 @@ def main():
             shutil.rmtree(out, ignore_errors=True)
             cmd = [args.gavel, "train", "--data", os.path.join(d, "ds"), "--base", args.base,
                    "--out", out, "--max-len", str(args.seq_len), "--batch-size",
-                   str(args.batch), "--max-steps", str(args.steps), "--epochs", "1",
+                   str(args.batch), "--max-steps", str(args.steps + 1), "--epochs", "1",
                    "--validation-split", "0", "--patience", "0", "--checkpoint-every", "0",
                    "--warmup", "0", "--lr", "3e-5", "--format", "json", "--quiet"]
             o, wall, g_rss = run(cmd)
             s = json.loads(o)
-            assert s["plan"]["truncated_inputs"] == 2 * args.batch * args.steps, s["plan"]
-            g_train.append((s["examples_per_second"], s["train_seconds"], wall,
+            assert s["plan"]["truncated_inputs"] == 2 * args.batch * (args.steps + 1), s["plan"]
+            warm = s["train_seconds"] - s["first_step_seconds"]
+            g_train.append((args.batch * args.steps / warm, warm, s["examples_per_second"],
                             os.getloadavg()[0]))
             t = torch_train(args.base, args.seq_len, args.batch, args.steps, vocab)
             t_train.append((args.batch * args.steps / t, t, os.getloadavg()[0]))
@@ -211,7 +213,8 @@ def main():
         print(f"training, {args.steps} steps of {args.batch} pairs x {args.seq_len} tokens, "
               f"{args.threads} threads, {args.rounds} alternating rounds:")
         for r, (g, t) in enumerate(zip(g_train, t_train)):
-            print(f"  round {r + 1}: gavel {g[0]:7.2f} pairs/s ({g[1]:.2f} s, load {g[3]:.1f}), "
+            print(f"  round {r + 1}: gavel {g[0]:7.2f} pairs/s ({g[1]:.2f} s; {g[2]:.2f} with the "
+                  f"warm-up step; load {g[3]:.1f}), "
                   f"PyTorch {t[0]:7.2f} pairs/s ({t[1]:.2f} s, load {t[2]:.1f})")
         g_best, t_best = max(x[0] for x in g_train), max(x[0] for x in t_train)
         print(f"  best: gavel {g_best:7.2f} pairs/s (peak RSS {g_rss:.0f} MiB), PyTorch "
