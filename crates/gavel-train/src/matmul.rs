@@ -48,6 +48,28 @@ pub fn linear_product(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     y.reshape(out)
 }
 
+/// `x Wᵀ` given `Wᵀ` (`(K, N)`, contiguous) for `x` of shape `(..., K)`, without gradients
+/// (for weights that are not trained and inputs that need none).
+pub fn product_transposed(x: &Tensor, wt: &Tensor) -> Result<Tensor> {
+    let dims = x.dims().to_vec();
+    let Some((&k, lead)) = dims.split_last() else {
+        candle_core::bail!("linear: the input has no dimensions");
+    };
+    let (wk, n) = wt.dims2()?;
+    if wk != k {
+        candle_core::bail!("linear: the input has {k} columns, the weight {wk}");
+    }
+    let rows: usize = lead.iter().product();
+    let y = x
+        .reshape((rows, k))?
+        .contiguous()?
+        .apply_op2_no_bwd(&wt.contiguous()?, &Backward::Input)?;
+    let mut out = dims;
+    let last = out.len() - 1;
+    out[last] = n;
+    y.reshape(out)
+}
+
 /// A read-only matrix operand: element `(i, j)` is `data[i * rs + j * cs]`.
 #[derive(Debug, Clone, Copy)]
 struct Operand<'a> {
@@ -221,7 +243,8 @@ impl CustomOp2 for LinearProduct {
 
 /// The two products of the backward pass, with `dy` `(M, N)` as the first input.
 enum Backward {
-    /// `dx = dy W`, the second input `W` `(N, K)`: `(M, K)`.
+    /// `dx = dy W`, the second input `W` `(N, K)`: `(M, K)`. (A product of two row-major
+    /// matrices, so also `x Wᵀ` given `Wᵀ`.)
     Input,
     /// `dW = dyᵀ x`, the second input `x` `(M, K)`: `(N, K)`.
     Weight,
@@ -373,6 +396,20 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The product with a transposed copy of the weight gives what the product with the
+    /// weight read through strides gives.
+    #[test]
+    fn product_with_transposed_weight_matches() {
+        let x = random(&[3, 70, 33], 8);
+        let w = random(&[65, 33], 9);
+        let wt = w.t().unwrap().contiguous().unwrap();
+        let a = linear_product(&x, &w).unwrap();
+        let b = product_transposed(&x, &wt).unwrap();
+        assert_eq!(a.dims(), &[3, 70, 65]);
+        assert!(max_diff(&a, &b) < 1e-5 * 33.0);
+        assert!(product_transposed(&x, &random(&[32, 65], 10)).is_err());
     }
 
     /// A frozen weight (not a variable) gets no gradient and the input still does.
