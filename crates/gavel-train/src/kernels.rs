@@ -192,7 +192,7 @@ fn rows_per_task(n: usize) -> usize {
 
 /// Column sums of `rows × n` values, in a fixed order (per task in parallel, then the tasks'
 /// sums in order), so the result does not depend on the thread count.
-fn column_sums(data: &[f32], n: usize) -> Vec<f32> {
+pub(crate) fn column_sums(data: &[f32], n: usize) -> Vec<f32> {
     let parts: Vec<Vec<f32>> = data
         .par_chunks(n * rows_per_task(n))
         .map(|chunk| {

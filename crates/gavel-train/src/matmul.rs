@@ -48,6 +48,36 @@ pub fn linear_product(x: &Tensor, w: &Tensor) -> Result<Tensor> {
     y.reshape(out)
 }
 
+/// `x Wᵀ + b` for `x` of shape `(..., K)`, `W` `(N, K)` and `b` `(N)`, with gradients for all
+/// three: one graph node where the product and a bias kernel would be two (in training every
+/// node costs candle a zero-filled gradient buffer and an addition). The bias is added to
+/// each block of rows right after gemm writes it, while the block is in cache.
+pub fn linear_bias(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let dims = x.dims().to_vec();
+    let Some((&k, lead)) = dims.split_last() else {
+        candle_core::bail!("linear: the input has no dimensions");
+    };
+    let (n, wk) = w.dims2()?;
+    if wk != k || b.dims() != [n] {
+        candle_core::bail!(
+            "linear: input {:?}, weight {:?} and bias {:?} do not fit",
+            x.dims(),
+            w.dims(),
+            b.dims()
+        );
+    }
+    let rows: usize = lead.iter().product();
+    let y = x.reshape((rows, k))?.contiguous()?.apply_op3(
+        &w.contiguous()?,
+        &b.contiguous()?,
+        LinearBias,
+    )?;
+    let mut out = dims;
+    let last = out.len() - 1;
+    out[last] = n;
+    y.reshape(out)
+}
+
 /// `x Wᵀ` given `Wᵀ` (`(K, N)`, contiguous) for `x` of shape `(..., K)`, without gradients
 /// (for weights that are not trained and inputs that need none).
 pub fn product_transposed(x: &Tensor, wt: &Tensor) -> Result<Tensor> {
@@ -104,6 +134,21 @@ impl Operand<'_> {
 /// `lhs · rhs` for an `m × k` left and a `k × n` right operand: a new row-major `m × n` matrix.
 /// Rows are split into one block per rayon thread; each block is one single-threaded gemm call.
 fn product(m: usize, n: usize, k: usize, lhs: Operand, rhs: Operand) -> Result<Vec<f32>> {
+    product_with_bias(m, n, k, lhs, rhs, None)
+}
+
+/// [`product`], then `bias` (length `n`) added to every row, block by block.
+fn product_with_bias(
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: Operand,
+    rhs: Operand,
+    bias: Option<&[f32]>,
+) -> Result<Vec<f32>> {
+    if bias.is_some_and(|b| b.len() != n) {
+        candle_core::bail!("matrix product: the bias has the wrong length");
+    }
     if !lhs.covers(m, k) || !rhs.covers(k, n) {
         candle_core::bail!(
             "matrix product: an operand is smaller than its shape ({m}x{k}, {k}x{n})"
@@ -113,7 +158,13 @@ fn product(m: usize, n: usize, k: usize, lhs: Operand, rhs: Operand) -> Result<V
         .checked_mul(n)
         .ok_or_else(|| candle_core::Error::Msg(format!("matrix product: {m}x{n} overflows")))?;
     if k == 0 || len == 0 {
-        return Ok(vec![0f32; len]);
+        let mut out = vec![0f32; len];
+        if let Some(b) = bias.filter(|_| n > 0) {
+            for row in out.chunks_mut(n) {
+                row.copy_from_slice(b);
+            }
+        }
+        return Ok(out);
     }
     let threads = rayon::current_num_threads().max(1);
     let block = m.div_ceil(threads).next_multiple_of(ROW_QUANTUM).min(m);
@@ -124,6 +175,14 @@ fn product(m: usize, n: usize, k: usize, lhs: Operand, rhs: Operand) -> Result<V
         .for_each(|(b, dst)| {
             let rows = dst.len() / n;
             gemm_rows(dst, rows, n, k, lhs.from_row(b * block), rhs);
+            if let Some(bias) = bias {
+                // gemm has written every element of the block (see `gemm_rows`).
+                for row in dst.chunks_mut(n) {
+                    for (y, &b) in row.iter_mut().zip(bias) {
+                        y.write(written(y) + b);
+                    }
+                }
+            }
         });
     // SAFETY: the blocks above partition `out[..len]` and gemm wrote every element of each
     // (see `gemm_rows`), so the first `len` elements are initialised.
@@ -132,6 +191,16 @@ fn product(m: usize, n: usize, k: usize, lhs: Operand, rhs: Operand) -> Result<V
         out.set_len(len);
     }
     Ok(out)
+}
+
+/// The value of an element gemm has written.
+#[inline(always)]
+fn written(y: &MaybeUninit<f32>) -> f32 {
+    // SAFETY: only called on elements of a block after `gemm_rows` wrote the whole block.
+    #[allow(unsafe_code)]
+    unsafe {
+        y.assume_init()
+    }
 }
 
 /// Writes `lhs · rhs` (`rows × k` times `k × n`) into `dst` (`rows × n`, row-major) with one
@@ -238,6 +307,60 @@ impl CustomOp2 for LinearProduct {
             None
         };
         Ok((dx, dw))
+    }
+}
+
+/// `x Wᵀ + b`: `x` is `(M, K)`, `W` is `(N, K)`, `b` is `(N)`.
+struct LinearBias;
+
+impl candle_core::CustomOp3 for LinearBias {
+    fn name(&self) -> &'static str {
+        "gavel-linear-bias"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (m, k) = l1.shape().dims2()?;
+        let (n, _) = l2.shape().dims2()?;
+        let x = Operand {
+            data: contiguous(s1, l1)?,
+            rs: k,
+            cs: 1,
+        };
+        let wt = Operand {
+            data: contiguous(s2, l2)?,
+            rs: 1,
+            cs: k,
+        };
+        let b = contiguous(s3, l3)?;
+        let y = product_with_bias(m, n, k, x, wt, Some(b))?;
+        Ok((CpuStorage::F32(y), Shape::from((m, n))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (dx, dw) = LinearProduct.bwd(x, w, _res, grad)?;
+        let db = if b.track_op() {
+            let n = b.elem_count();
+            let sums = crate::kernels::with_data(grad, |g| Ok(crate::kernels::column_sums(g, n)))?;
+            Some(Tensor::from_vec(sums, b.shape(), b.device())?)
+        } else {
+            None
+        };
+        Ok((dx, dw, db))
     }
 }
 
@@ -396,6 +519,52 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The product with its bias gives the product plus a broadcast bias, with the same
+    /// gradients for all three inputs.
+    #[test]
+    fn linear_bias_matches_product_plus_bias() {
+        for &(lead, k, n) in &[
+            (&[2usize, 100][..], 33usize, 65usize),
+            (&[300], 384, 130),
+            (&[1], 1, 1),
+        ] {
+            let mut shape = lead.to_vec();
+            shape.push(k);
+            let x = Var::from_tensor(&random(&shape, 11)).unwrap();
+            let w = Var::from_tensor(&random(&[n, k], 12)).unwrap();
+            let b = Var::from_tensor(&random(&[n], 13)).unwrap();
+            let mut out_shape = lead.to_vec();
+            out_shape.push(n);
+            let upstream = random(&out_shape, 14);
+            let ours = linear_bias(x.as_tensor(), w.as_tensor(), b.as_tensor()).unwrap();
+            let theirs = linear_product(x.as_tensor(), w.as_tensor())
+                .unwrap()
+                .broadcast_add(b.as_tensor())
+                .unwrap();
+            assert!(max_diff(&ours, &theirs) < 1e-6);
+            let g1 = (ours * &upstream)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let g2 = (theirs * &upstream)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            for v in [&x, &w, &b] {
+                let (a, c) = (
+                    g1.get(v.as_tensor()).unwrap(),
+                    g2.get(v.as_tensor()).unwrap(),
+                );
+                assert!(max_diff(a, c) < 1e-4, "{lead:?} {k} {n}");
+            }
+        }
+        assert!(linear_bias(&random(&[4, 8], 1), &random(&[5, 8], 2), &random(&[4], 3)).is_err());
     }
 
     /// The product with a transposed copy of the weight gives what the product with the

@@ -122,12 +122,13 @@ impl Linear {
     /// The layer with gavel's product and bias kernels ([`crate::matmul`],
     /// [`crate::kernels::bias_add`]).
     fn forward_fast(&self, x: &Tensor) -> Result<Tensor> {
-        let y = self.product(x)?;
-        if self.no_grad(&y) {
-            crate::kernels::bias_add_in_place(&y, &self.b)?;
-            return Ok(y);
+        if x.track_op() || self.w.track_op() || self.b.track_op() {
+            // One graph node for the product and the bias.
+            return Ok(crate::matmul::linear_bias(x, &self.w, &self.b)?);
         }
-        Ok(crate::kernels::bias_add(&y, &self.b)?)
+        let y = self.product(x)?;
+        crate::kernels::bias_add_in_place(&y, &self.b)?;
+        Ok(y)
     }
 
     /// Whether nothing about this product `y` of the layer needs a gradient (inference): then
