@@ -563,6 +563,99 @@ pub fn dropout(x: &Tensor, p: f32, seed: u64) -> Result<Tensor> {
     x.contiguous()?.apply_op1(Dropout { p, seed })
 }
 
+/// `dropout(x + b) + r` in one pass (a linear layer's bias, hidden dropout and a residual
+/// connection), with the mask [`dropout`] draws from the same seed: one graph node where the
+/// bias, the dropout and the addition would be three.
+struct BiasDropoutResidual {
+    dropout: Dropout,
+}
+
+impl candle_core::CustomOp3 for BiasDropoutResidual {
+    fn name(&self) -> &'static str {
+        "gavel-bias-dropout-residual"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous(s1, l1, self.name())?;
+        let b = contiguous(s2, l2, self.name())?;
+        let r = contiguous(s3, l3, self.name())?;
+        let n = b.len();
+        if n == 0 || rows(l1) != n || r.len() != x.len() {
+            candle_core::bail!("{}: shapes do not match", self.name());
+        }
+        let (p, scale) = (self.dropout.p, 1.0 / (1.0 - self.dropout.p));
+        let mut out = vec![0f32; x.len()];
+        out.par_chunks_mut(DROPOUT_CHUNK)
+            .zip(x.par_chunks(DROPOUT_CHUNK).zip(r.par_chunks(DROPOUT_CHUNK)))
+            .enumerate()
+            .for_each(|(i, (o, (x, r)))| {
+                let mut rng = crate::rng::Rng::derive(self.dropout.seed, &[i as u64]);
+                let first = i * DROPOUT_CHUNK;
+                for (j, ((o, &x), &r)) in o.iter_mut().zip(x).zip(r).enumerate() {
+                    let kept = if rng.next_f32() < p {
+                        0.0
+                    } else {
+                        (x + b[(first + j) % n]) * scale
+                    };
+                    *o = kept + r;
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _x: &Tensor,
+        b: &Tensor,
+        _r: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (dx, db) = with_data(grad, |g| {
+            let dx = self.dropout.apply(g);
+            let db = column_sums(&dx, b.elem_count());
+            Ok((dx, db))
+        })?;
+        Ok((
+            Some(Tensor::from_vec(dx, grad.shape(), grad.device())?),
+            Some(Tensor::from_vec(db, b.shape(), b.device())?),
+            Some(grad.clone()),
+        ))
+    }
+}
+
+/// `dropout(x + b) + r` with the mask of `seed` (see [`dropout`]), with its gradient.
+pub fn bias_dropout_residual(
+    x: &Tensor,
+    b: &Tensor,
+    r: &Tensor,
+    p: f32,
+    seed: u64,
+) -> Result<Tensor> {
+    if x.dims() != r.dims() {
+        candle_core::bail!(
+            "bias_dropout_residual: {:?} and {:?} differ",
+            x.dims(),
+            r.dims()
+        );
+    }
+    x.contiguous()?.apply_op3(
+        &b.contiguous()?,
+        &r.contiguous()?,
+        BiasDropoutResidual {
+            dropout: Dropout { p, seed },
+        },
+    )
+}
+
 /// Per row: the mean and 1/√(σ² + ε) (two passes, SIMD sums).
 #[inline(always)]
 fn row_moments<S: Simd>(simd: S, x: &[f32], eps: f32) -> (f32, f32) {
@@ -973,6 +1066,54 @@ mod tests {
         let mut r = crate::rng::Rng::new(9);
         let v: Vec<f32> = (0..6 * 37).map(|_| (r.normal() * 3.0) as f32).collect();
         Var::from_tensor(&Tensor::from_vec(v, (6, 37), &Device::Cpu).unwrap()).unwrap()
+    }
+
+    /// The fused bias + dropout + residual equals the three operations one after the other
+    /// (same mask), values and gradients.
+    #[test]
+    fn bias_dropout_residual_equals_its_parts() {
+        let mut r = crate::rng::Rng::new(5);
+        let mut t = |n: usize| {
+            let v: Vec<f32> = (0..n).map(|_| (r.normal() * 2.0) as f32).collect();
+            v
+        };
+        let (rows, n) = (4000, 37);
+        let var = |v: Vec<f32>, shape: &[usize]| {
+            Var::from_tensor(&Tensor::from_vec(v, shape, &Device::Cpu).unwrap()).unwrap()
+        };
+        let x = var(t(rows * n), &[rows, n]);
+        let b = var(t(n), &[n]);
+        let res = var(t(rows * n), &[rows, n]);
+        let up = Tensor::from_vec(t(rows * n), (rows, n), &Device::Cpu).unwrap();
+        assert!(rows * n > 2 * DROPOUT_CHUNK);
+        let fused =
+            bias_dropout_residual(x.as_tensor(), b.as_tensor(), res.as_tensor(), 0.3, 17).unwrap();
+        let parts = (dropout(&bias_add(x.as_tensor(), b.as_tensor()).unwrap(), 0.3, 17).unwrap()
+            + res.as_tensor())
+        .unwrap();
+        assert_eq!(
+            fused.to_vec2::<f32>().unwrap(),
+            parts.to_vec2::<f32>().unwrap()
+        );
+        let g1 = (fused * &up)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g2 = (parts * &up)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        for v in [&x, &b, &res] {
+            close(
+                g1.get(v.as_tensor()).unwrap(),
+                g2.get(v.as_tensor()).unwrap(),
+                1e-4,
+            );
+        }
     }
 
     /// The in-place inference kernels give exactly what the out-of-place ones give, on rows

@@ -259,7 +259,19 @@ impl Ctx {
         let hidden_dropout = self.dropout.as_ref().is_some_and(|d| d.hidden > 0.0);
         match self.kernels {
             Kernels::Fast if !hidden_dropout => lin.forward_residual(x, residual),
-            Kernels::Fast => Ok((self.drop(lin.forward_fast(x)?, false)? + residual)?),
+            Kernels::Fast => {
+                let (p, seed) = match self.dropout.as_mut() {
+                    Some(d) => (d.hidden, d.rng.next_u64()),
+                    None => (0.0, 0),
+                };
+                Ok(crate::kernels::bias_dropout_residual(
+                    &lin.product(x)?,
+                    &lin.b,
+                    residual,
+                    p,
+                    seed,
+                )?)
+            }
             Kernels::Reference => Ok((self.drop(lin.forward(x)?, false)? + residual)?),
         }
     }
