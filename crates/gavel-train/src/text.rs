@@ -95,6 +95,36 @@ impl TextEncoder {
             .map_err(|e| Error::Data(format!("cannot tokenize a text: {e}")))
     }
 
+    /// The tokens of `text` when it has at most `cap` of them; otherwise the tokens of a prefix
+    /// of it, more than `cap` of them, whose first `cap` are the text's first `cap`. Inputs are
+    /// cut to the length limit anyway, and tokenizing a long text whole costs time in
+    /// proportion to its length (a 3,000-word response for a 512-token judge).
+    ///
+    /// The prefix ends before an ASCII whitespace byte (never inside a character), where
+    /// BERT-family pre-tokenizers split, so the words before it are tokenized as in the whole
+    /// text; [`PREFIX_MARGIN`] tokens beyond `cap` are asked for, so that a normalizer that
+    /// looks across a word boundary near the cut cannot reach the tokens that are kept.
+    fn tokens_capped(&self, text: &str, cap: usize, capped: bool) -> Result<Encoding> {
+        let want = cap + PREFIX_MARGIN;
+        // About 8 bytes per token at first (English text has 4-5), doubled while short.
+        let mut end = want.saturating_mul(8);
+        while capped && end < text.len() {
+            let Some(space) = text.as_bytes()[end..]
+                .iter()
+                .position(|b| b.is_ascii_whitespace())
+            else {
+                break;
+            };
+            let cut = end + space;
+            let e = self.tokens(&text[..cut])?;
+            if e.len() >= want {
+                return Ok(e);
+            }
+            end = cut.saturating_mul(2);
+        }
+        self.tokens(text)
+    }
+
     fn layout(&self, first: Encoding, second: Encoding) -> Result<(Vec<u32>, Vec<u32>)> {
         let e = self
             .tok
@@ -105,9 +135,16 @@ impl TextEncoder {
 
     /// `context` and one `response`.
     pub fn pair(&self, context: &str, response: &str) -> Result<Encoded> {
-        let mut c = self.tokens(context)?;
-        let mut r = self.tokens(response)?;
+        self.pair_with(context, response, true)
+    }
+
+    /// [`TextEncoder::pair`], tokenizing long texts only as far as needed when `capped`.
+    /// Truncation depends on each part's length only up to the budget, so the result is the
+    /// same either way (tested).
+    fn pair_with(&self, context: &str, response: &str, capped: bool) -> Result<Encoded> {
         let budget = self.max_len - self.added_pair;
+        let mut c = self.tokens_capped(context, budget, capped)?;
+        let mut r = self.tokens_capped(response, budget, capped)?;
         let (kc, kr) = split_two(c.len(), r.len(), budget);
         let truncated = kc < c.len() || kr < r.len();
         cut(&mut c, kc);
@@ -122,10 +159,15 @@ impl TextEncoder {
 
     /// `context` and two responses in one input (the pair classifier).
     pub fn triple(&self, context: &str, a: &str, b: &str) -> Result<Encoded> {
-        let mut c = self.tokens(context)?;
-        let mut ra = self.tokens(a)?;
-        let mut rb = self.tokens(b)?;
+        self.triple_with(context, a, b, true)
+    }
+
+    /// [`TextEncoder::triple`], tokenizing long texts only as far as needed when `capped`.
+    fn triple_with(&self, context: &str, a: &str, b: &str, capped: bool) -> Result<Encoded> {
         let budget = self.max_len - self.added_pair - 1;
+        let mut c = self.tokens_capped(context, budget, capped)?;
+        let mut ra = self.tokens_capped(a, budget, capped)?;
+        let mut rb = self.tokens_capped(b, budget, capped)?;
         let (kc, ka, kb) = split_three(c.len(), ra.len(), rb.len(), budget);
         let truncated = kc < c.len() || ka < ra.len() || kb < rb.len();
         cut(&mut c, kc);
@@ -142,6 +184,10 @@ impl TextEncoder {
         })
     }
 }
+
+/// Tokens beyond the budget that a prefix must give before it stands for the whole text (see
+/// [`TextEncoder::tokens_capped`]).
+const PREFIX_MARGIN: usize = 8;
 
 fn cut(e: &mut Encoding, keep: usize) {
     if keep < e.len() {
@@ -180,6 +226,84 @@ pub fn split_three(c: usize, a: usize, b: usize, budget: usize) -> (usize, usize
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Tokenizing only a long text's prefix gives the same inputs as tokenizing it whole, for
+    /// BERT's and RoBERTa's tokenizers, at lengths around every cut, with punctuation,
+    /// accents, CJK, long words, tabs, newlines and runs of spaces, and 150-character words
+    /// (one token for BERT) that make a first prefix too short.
+    #[test]
+    fn prefix_tokenization_gives_the_same_inputs() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
+        let long_word = "x".repeat(150);
+        let pieces = [
+            "the",
+            "quick",
+            "Brown",
+            "fox,",
+            "jumps!",
+            "über",
+            "naïve",
+            "東京で",
+            "don't",
+            "a\tb",
+            "x\ny",
+            "   ",
+            "supercalifragilisticexpialidocious",
+            "3.14",
+            "(ok)",
+            "émigré",
+            "[SEP]",
+            "--",
+            "🙂",
+            "end.",
+        ];
+        let mut rng = crate::rng::Rng::new(21);
+        let mut text = |words: usize| -> String {
+            let mut t = String::new();
+            for i in 0..words {
+                if i > 0 {
+                    t.push(if rng.next_f32() < 0.1 { '\n' } else { ' ' });
+                }
+                let k = (rng.next_f32() * pieces.len() as f32) as usize % pieces.len();
+                t.push_str(pieces[k]);
+            }
+            t
+        };
+        let mut compared = 0;
+        for model in ["tiny-bert", "tiny-roberta"] {
+            for max_len in [16, 40] {
+                let enc =
+                    TextEncoder::load(&dir.join(model).join("tokenizer.json"), max_len).unwrap();
+                for words in [0, 3, 20, 60, 150, 400, 1200] {
+                    for _ in 0..4 {
+                        let (c, r, r2) = (text(words), text(words / 2 + 7), text(words * 2));
+                        assert_eq!(
+                            enc.pair_with(&c, &r, true).unwrap(),
+                            enc.pair_with(&c, &r, false).unwrap(),
+                            "{model} {max_len} {words}"
+                        );
+                        assert_eq!(
+                            enc.triple_with(&c, &r, &r2, true).unwrap(),
+                            enc.triple_with(&c, &r, &r2, false).unwrap(),
+                            "{model} {max_len} {words}"
+                        );
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(compared, 2 * 2 * 7 * 4);
+        // Few tokens per byte: the first prefixes hold fewer tokens than the budget.
+        let sparse = format!("{long_word} ").repeat(30);
+        for model in ["tiny-bert", "tiny-roberta"] {
+            let enc = TextEncoder::load(&dir.join(model).join("tokenizer.json"), 40).unwrap();
+            assert_eq!(
+                enc.pair_with(&sparse, &sparse, true).unwrap(),
+                enc.pair_with(&sparse, &sparse, false).unwrap(),
+                "{model}"
+            );
+        }
+    }
 
     #[test]
     fn short_inputs_are_kept_whole() {
