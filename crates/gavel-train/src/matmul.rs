@@ -123,7 +123,7 @@ impl Operand<'_> {
     }
 
     /// The operand from row `r` on.
-    fn from_row(self, r: usize) -> Self {
+    fn starting_at_row(self, r: usize) -> Self {
         Operand {
             data: &self.data[(r * self.rs).min(self.data.len())..],
             ..self
@@ -174,7 +174,7 @@ fn product_with_bias(
         .enumerate()
         .for_each(|(b, dst)| {
             let rows = dst.len() / n;
-            gemm_rows(dst, rows, n, k, lhs.from_row(b * block), rhs);
+            gemm_rows(dst, rows, n, k, lhs.starting_at_row(b * block), rhs);
             if let Some(bias) = bias {
                 // gemm has written every element of the block (see `gemm_rows`).
                 for row in dst.chunks_mut(n) {
