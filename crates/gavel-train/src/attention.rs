@@ -46,10 +46,10 @@ pub struct AttnDropout {
 impl AttnDropout {
     /// The mask of one query row: 0 for a dropped weight, 1/(1-p) for a kept one.
     fn row(&self, b: usize, h: usize, i: usize, out: &mut [f32]) {
-        let mut rng = Rng::derive(self.seed, &[b as u64, h as u64, i as u64]);
+        let drops = Rng::derive(self.seed, &[b as u64, h as u64, i as u64]).drops(self.p);
         let keep = 1.0 / (1.0 - self.p);
-        for m in out {
-            *m = if rng.next_f32() < self.p { 0.0 } else { keep };
+        for (m, drop) in out.iter_mut().zip(drops) {
+            *m = if drop { 0.0 } else { keep };
         }
     }
 

@@ -529,13 +529,9 @@ impl Dropout {
             .zip(x.par_chunks(DROPOUT_CHUNK))
             .enumerate()
             .for_each(|(i, (o, x))| {
-                let mut rng = crate::rng::Rng::derive(self.seed, &[i as u64]);
-                for (o, &x) in o.iter_mut().zip(x) {
-                    *o = if rng.next_f32() < self.p {
-                        0.0
-                    } else {
-                        x * scale
-                    };
+                let drops = crate::rng::Rng::derive(self.seed, &[i as u64]).drops(self.p);
+                for ((o, &x), drop) in o.iter_mut().zip(x).zip(drops) {
+                    *o = if drop { 0.0 } else { x * scale };
                 }
             });
         out
@@ -597,10 +593,11 @@ impl candle_core::CustomOp3 for BiasDropoutResidual {
             .zip(x.par_chunks(DROPOUT_CHUNK).zip(r.par_chunks(DROPOUT_CHUNK)))
             .enumerate()
             .for_each(|(i, (o, (x, r)))| {
-                let mut rng = crate::rng::Rng::derive(self.dropout.seed, &[i as u64]);
+                let drops = crate::rng::Rng::derive(self.dropout.seed, &[i as u64]).drops(p);
                 let first = i * DROPOUT_CHUNK;
-                for (j, ((o, &x), &r)) in o.iter_mut().zip(x).zip(r).enumerate() {
-                    let kept = if rng.next_f32() < p {
+                for (j, (((o, &x), &r), drop)) in o.iter_mut().zip(x).zip(r).zip(drops).enumerate()
+                {
+                    let kept = if drop {
                         0.0
                     } else {
                         (x + b[(first + j) % n]) * scale
@@ -1281,9 +1278,16 @@ mod tests {
             let a = dropout(&x, 0.3, 77).unwrap();
             let mut mask = vec![0f32; x.elem_count()];
             for (i, chunk) in mask.chunks_mut(DROPOUT_CHUNK).enumerate() {
+                // Spelled out: two 24-bit uniforms per 64-bit draw, compared with p.
                 let mut rng = crate::rng::Rng::derive(77, &[i as u64]);
-                for m in chunk {
-                    *m = if rng.next_f32() < 0.3 { 0.0 } else { 1.0 / 0.7 };
+                let mut draws = Vec::new();
+                while draws.len() < chunk.len() {
+                    let v = rng.next_u64();
+                    draws.push((v >> 40) as f32 / (1u64 << 24) as f32);
+                    draws.push(((v >> 16) & 0xFF_FFFF) as f32 / (1u64 << 24) as f32);
+                }
+                for (m, u) in chunk.iter_mut().zip(draws) {
+                    *m = if u < 0.3 { 0.0 } else { 1.0 / 0.7 };
                 }
             }
             let mask = Tensor::from_vec(mask, x.shape(), &Device::Cpu).unwrap();

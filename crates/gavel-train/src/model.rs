@@ -309,9 +309,9 @@ impl Ctx {
         mask.par_chunks_mut(crate::kernels::DROPOUT_CHUNK)
             .enumerate()
             .for_each(|(i, chunk)| {
-                let mut rng = Rng::derive(seed, &[i as u64]);
-                for m in chunk {
-                    *m = if rng.next_f32() < p { 0.0 } else { scale };
+                let drops = Rng::derive(seed, &[i as u64]).drops(p);
+                for (m, drop) in chunk.iter_mut().zip(drops) {
+                    *m = if drop { 0.0 } else { scale };
                 }
             });
         let mask = Tensor::from_vec(mask, x.shape(), x.device())?;

@@ -57,6 +57,18 @@ impl Rng {
     }
 
     /// Uniform in [0, 1) with 24 random bits (all an f32 holds).
+    /// Dropout decisions: `true` (drop) with probability `p`, one per 24-bit uniform, two
+    /// uniforms from each 64-bit draw (the top 24 bits, then the next 24). Every dropout mask
+    /// in gavel is drawn through this, so the fused kernels, the spelled-out reference and the
+    /// backward passes agree. A decision is `u < p` for `u = k / 2^24`, compared as integers.
+    pub fn drops(self, p: f32) -> Drops {
+        Drops {
+            rng: self,
+            threshold: (p as f64 * (1u64 << 24) as f64).ceil() as u64,
+            spare: None,
+        }
+    }
+
     pub fn next_f32(&mut self) -> f32 {
         (self.next_u64() >> 40) as f32 * (1.0 / (1u64 << 24) as f32)
     }
@@ -94,8 +106,51 @@ impl Rng {
     }
 }
 
+/// The stream of [`Rng::drops`].
+#[derive(Debug, Clone)]
+pub struct Drops {
+    rng: Rng,
+    threshold: u64,
+    spare: Option<bool>,
+}
+
+impl Iterator for Drops {
+    type Item = bool;
+
+    #[inline]
+    fn next(&mut self) -> Option<bool> {
+        if let Some(d) = self.spare.take() {
+            return Some(d);
+        }
+        let v = self.rng.next_u64();
+        self.spare = Some(((v >> 16) & 0xFF_FFFF) < self.threshold);
+        Some((v >> 40) < self.threshold)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    /// Dropout decisions are `u < p` for two 24-bit uniforms per draw, in order, and drop about
+    /// a fraction p.
+    #[test]
+    fn drops_are_two_uniforms_per_draw_compared_with_p() {
+        for p in [0.0f32, 0.1, 0.3, 0.5, 0.9] {
+            let mut rng = Rng::derive(3, &[1]);
+            let ours: Vec<bool> = Rng::derive(3, &[1]).drops(p).take(20_001).collect();
+            let mut want = Vec::new();
+            while want.len() < ours.len() {
+                let v = rng.next_u64();
+                for k in [(v >> 40), (v >> 16) & 0xFF_FFFF] {
+                    want.push((k as f32 / (1u64 << 24) as f32) < p);
+                }
+            }
+            want.truncate(ours.len());
+            assert_eq!(ours, want, "p {p}");
+            let rate = ours.iter().filter(|&&d| d).count() as f64 / ours.len() as f64;
+            assert!((rate - p as f64).abs() < 0.015, "p {p}: {rate}");
+        }
+    }
+
     use super::*;
 
     #[test]
