@@ -26,26 +26,34 @@ use rayon::prelude::*;
 /// that no block but the last ends in a partial tile.
 const ROW_QUANTUM: usize = 64;
 
-/// `x Wᵀ` for `x` of shape `(..., K)` and `W` of shape `(N, K)` (a linear layer's weight as
-/// stored): returns `(..., N)`, with gradients for both inputs.
-pub fn linear_product(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+/// Runs `op` on `x` (`(..., K)`) seen as a `(rows, K)` matrix, for a weight of `weight_k`
+/// input columns, and gives its `(rows, n)` result back as `(..., n)`.
+fn on_rows(
+    x: &Tensor,
+    weight_k: usize,
+    n: usize,
+    op: impl FnOnce(&Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
     let dims = x.dims().to_vec();
     let Some((&k, lead)) = dims.split_last() else {
         candle_core::bail!("linear: the input has no dimensions");
     };
-    let (n, wk) = w.dims2()?;
-    if wk != k {
-        candle_core::bail!("linear: the input has {k} columns, the weight {wk}");
+    if weight_k != k {
+        candle_core::bail!("linear: the input has {k} columns, the weight {weight_k}");
     }
     let rows: usize = lead.iter().product();
-    let y = x
-        .reshape((rows, k))?
-        .contiguous()?
-        .apply_op2(&w.contiguous()?, LinearProduct)?;
+    let y = op(&x.reshape((rows, k))?.contiguous()?)?;
     let mut out = dims;
     let last = out.len() - 1;
     out[last] = n;
     y.reshape(out)
+}
+
+/// `x Wᵀ` for `x` of shape `(..., K)` and `W` of shape `(N, K)` (a linear layer's weight as
+/// stored): returns `(..., N)`, with gradients for both inputs.
+pub fn linear_product(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let (n, wk) = w.dims2()?;
+    on_rows(x, wk, n, |x| x.apply_op2(&w.contiguous()?, LinearProduct))
 }
 
 /// `x Wᵀ + b` for `x` of shape `(..., K)`, `W` `(N, K)` and `b` `(N)`, with gradients for all
@@ -53,51 +61,26 @@ pub fn linear_product(x: &Tensor, w: &Tensor) -> Result<Tensor> {
 /// node costs candle a zero-filled gradient buffer and an addition). The bias is added to
 /// each block of rows right after gemm writes it, while the block is in cache.
 pub fn linear_bias(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
-    let dims = x.dims().to_vec();
-    let Some((&k, lead)) = dims.split_last() else {
-        candle_core::bail!("linear: the input has no dimensions");
-    };
     let (n, wk) = w.dims2()?;
-    if wk != k || b.dims() != [n] {
+    if b.dims() != [n] {
         candle_core::bail!(
-            "linear: input {:?}, weight {:?} and bias {:?} do not fit",
-            x.dims(),
+            "linear: weight {:?} and bias {:?} do not fit",
             w.dims(),
             b.dims()
         );
     }
-    let rows: usize = lead.iter().product();
-    let y = x.reshape((rows, k))?.contiguous()?.apply_op3(
-        &w.contiguous()?,
-        &b.contiguous()?,
-        LinearBias,
-    )?;
-    let mut out = dims;
-    let last = out.len() - 1;
-    out[last] = n;
-    y.reshape(out)
+    on_rows(x, wk, n, |x| {
+        x.apply_op3(&w.contiguous()?, &b.contiguous()?, LinearBias)
+    })
 }
 
 /// `x Wᵀ` given `Wᵀ` (`(K, N)`, contiguous) for `x` of shape `(..., K)`, without gradients
 /// (for weights that are not trained and inputs that need none).
 pub fn product_transposed(x: &Tensor, wt: &Tensor) -> Result<Tensor> {
-    let dims = x.dims().to_vec();
-    let Some((&k, lead)) = dims.split_last() else {
-        candle_core::bail!("linear: the input has no dimensions");
-    };
     let (wk, n) = wt.dims2()?;
-    if wk != k {
-        candle_core::bail!("linear: the input has {k} columns, the weight {wk}");
-    }
-    let rows: usize = lead.iter().product();
-    let y = x
-        .reshape((rows, k))?
-        .contiguous()?
-        .apply_op2_no_bwd(&wt.contiguous()?, &Backward::Input)?;
-    let mut out = dims;
-    let last = out.len() - 1;
-    out[last] = n;
-    y.reshape(out)
+    on_rows(x, wk, n, |x| {
+        x.apply_op2_no_bwd(&wt.contiguous()?, &Backward::Input)
+    })
 }
 
 /// A read-only matrix operand: element `(i, j)` is `data[i * rs + j * cs]`.
